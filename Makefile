@@ -1,0 +1,83 @@
+# goturn-caffe: the two commands are `make demo` and `make test`; each sets up
+# everything it needs (system packages, virtualenv, Caffe built from source).
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+JOBS ?= $(shell nproc)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+DEB_PACKAGES := build-essential libboost-system-dev libboost-thread-dev libboost-filesystem-dev \
+	libboost-python-dev libboost-regex-dev libgoogle-glog-dev libgflags-dev libprotobuf-dev \
+	protobuf-compiler libhdf5-dev liblmdb-dev libleveldb-dev libsnappy-dev libopenblas-dev \
+	python3-dev python3-venv
+EXP ?= l2_loss
+ARGS ?=
+
+.PHONY: help deps venv caffe test demo train bench data weights prototxt eval ablation doctor clean
+
+help:
+	@echo "make test      set up deps, venv and Caffe, then run the test suite"
+	@echo "make demo      set up, train a demonstration model if none, track the bundled sequence"
+	@echo "make train     train GOTURN (ARGS='--max-iter N --gpu 0 ...', see tools/train.py --help)"
+	@echo "make bench     tracker / preprocessing / data speed benchmarks"
+	@echo "make eval      VOT2014 protocol (ARGS='--tracker goturn --dataset DIR ...')"
+	@echo "make ablation EXP=l2_loss   one of the paper's experiments (tools/ablation.py --help)"
+	@echo "make data      build the LMDB training cache (ARGS='--alov DIR --det DIR --output DIR')"
+	@echo "make weights   CaffeNet -> models/goturn_init.caffemodel (ARGS='--caffenet FILE')"
+	@echo "make prototxt  regenerate prototxt/ from src/goturn_caffe/netspec.py"
+	@echo "make caffe     build Caffe (CPU; CUDA where a GPU is found; see caffe_build/build_caffe.py)"
+	@echo "make doctor    print the Caffe build info and what works"
+
+# System packages (Debian/Ubuntu). Skipped when they are all there, or when a
+# CAFFE_DEPS_PREFIX of unpacked .debs replaces the package manager.
+deps:
+	@if [ -n "$$CAFFE_DEPS_PREFIX" ]; then echo "[deps] using CAFFE_DEPS_PREFIX=$$CAFFE_DEPS_PREFIX"; \
+	elif dpkg -s $(DEB_PACKAGES) >/dev/null 2>&1; then echo "[deps] system packages present"; \
+	else echo "[deps] installing: $(DEB_PACKAGES)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+	    --no-install-recommends $(DEB_PACKAGES) >/dev/null; fi
+
+$(VENV)/.installed: requirements.txt setup.py
+	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found (Caffe's Boost.Python is built for it; set PYTHON=...)"; exit 2; }
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+venv: deps $(VENV)/.installed
+
+caffe: venv
+	$(PY) caffe_build/build_caffe.py --venv $(VENV) --jobs $(JOBS)
+
+test: caffe
+	$(PY) -m pytest -q tests
+
+demo: caffe
+	$(PY) tools/demo.py $(ARGS)
+
+train: caffe
+	$(PY) tools/train.py $(ARGS)
+
+bench: caffe
+	$(PY) tools/benchmark.py all $(ARGS)
+
+data: venv
+	$(PY) data_prep/build_lmdb.py $(ARGS)
+
+weights: caffe
+	$(PY) tools/make_init_weights.py $(ARGS)
+
+prototxt: caffe
+	$(PY) -m goturn_caffe.netspec --write prototxt
+
+eval: caffe
+	$(PY) tools/eval_vot2014.py $(ARGS)
+
+ablation: caffe
+	$(PY) tools/ablation.py $(EXP) $(ARGS)
+
+doctor: caffe
+	$(PY) -m goturn_caffe.doctor
+
+clean:
+	rm -rf $(VENV) .pytest_cache output

@@ -1,0 +1,378 @@
+#!/usr/bin/env python3
+"""Build Caffe (pycaffe + Python layers) from a pinned source into a cache.
+
+    python caffe_build/build_caffe.py [--venv .venv] [--jobs N]
+
+Source (``CAFFE_SOURCE``):
+  auto   official BVLC at commit 9b89154 (git, content-addressed) when github is
+         reachable, else the PyPI sdist brocolli-caffe 9.0.2 (sha256-pinned)
+  bvlc   BVLC only; pypi: the PyPI sdist only; a path: an existing source tree
+Build switches (environment):
+  CPU_ONLY=1        force a CPU build even where nvcc exists
+  CUDA_HOME         CUDA toolkit (default: the directory of the nvcc on PATH)
+  CUDA_ARCH         e.g. "90" or "80 90" (default: the local GPU, else 90)
+  USE_CUDNN=0|1     default 1 when cudnn.h is found
+  CUDNN_WORKSPACE_MB  cuDNN workspace limit per convolution (default 8, Caffe's)
+  CAFFE_DEPS_PREFIX extra prefix holding unpacked .debs (include/, lib/)
+  GOTURN_CAFFE_CACHE  cache root (default ~/.cache/goturn-caffe)
+
+The build lands in ``<cache>/<key>/`` where the key hashes the source
+checksum, the patch set and the flags, so a second build is instant.  The
+venv gets a ``.pth`` file pointing at that pycaffe, and ``bin/caffe``.
+BUILD_INFO.json records source, checksum, flags and patches;
+``python -m goturn_caffe.doctor`` prints it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import patch_caffe  # noqa: E402
+
+BVLC_COMMIT = "9b891540183ddc834a02b2bd81b31afae71b2153"
+BVLC_GIT = "https://github.com/BVLC/caffe.git"
+PYPI_NAME, PYPI_VERSION = "brocolli-caffe", "9.0.2"
+PYPI_SHA256 = "c6410cc60bdd6db685d441b66be7df05410f8850ac88d6b75d48ef9b2315c08a"
+
+# header -> Debian package that provides it (what `make deps` installs)
+REQUIRED_HEADERS = {
+    "glog/logging.h": "libgoogle-glog-dev",
+    "gflags/gflags.h": "libgflags-dev",
+    "google/protobuf/message.h": "libprotobuf-dev",
+    "boost/python.hpp": "libboost-python-dev",
+    "boost/thread.hpp": "libboost-thread-dev",
+    "boost/regex.hpp": "libboost-regex-dev",
+    "hdf5.h": "libhdf5-dev",
+    "lmdb.h": "liblmdb-dev",
+    "leveldb/db.h": "libleveldb-dev",
+    "snappy.h": "libsnappy-dev",
+    "cblas.h": "libopenblas-dev",
+}
+
+
+class BuildError(SystemExit):
+    def __init__(self, message: str):
+        super().__init__(f"build_caffe: {message}")
+
+
+def log(message: str) -> None:
+    print(f"[caffe] {message}", flush=True)
+
+
+# ---------------------------------------------------------------- config --
+SYSTEM_INCLUDES = ["/usr/include", "/usr/include/x86_64-linux-gnu", "/usr/local/include"]
+
+
+def include_dirs(prefix: str | None, system: bool = False) -> list[str]:
+    """Extra -I directories (``system=True`` adds the compiler's defaults, for lookups)."""
+    dirs = []
+    if prefix:
+        dirs += [f"{prefix}/include", f"{prefix}/usr/include",
+                 f"{prefix}/usr/include/x86_64-linux-gnu", f"{prefix}/usr/include/hdf5/serial"]
+    dirs.append("/usr/include/hdf5/serial")
+    if system:  # never as -I: that breaks libstdc++'s #include_next
+        dirs += SYSTEM_INCLUDES
+    return [d for d in dirs if os.path.isdir(d)]
+
+
+def library_dirs(prefix: str | None) -> list[str]:
+    dirs = []
+    if prefix:
+        dirs += [f"{prefix}/lib", f"{prefix}/usr/lib", f"{prefix}/usr/lib/x86_64-linux-gnu",
+                 f"{prefix}/usr/lib/x86_64-linux-gnu/hdf5/serial",
+                 f"{prefix}/usr/lib/x86_64-linux-gnu/openblas-pthread"]
+    dirs += ["/usr/lib/x86_64-linux-gnu/hdf5/serial", "/usr/lib/x86_64-linux-gnu", "/usr/lib",
+             "/usr/local/lib"]
+    return [d for d in dirs if os.path.isdir(d)]
+
+
+def check_dependencies(prefix: str | None, python: str) -> None:
+    dirs = include_dirs(prefix, system=True)
+    missing = [f"{pkg} ({header})" for header, pkg in REQUIRED_HEADERS.items()
+               if not any(os.path.exists(os.path.join(d, header)) for d in dirs)]
+    if not shutil.which("protoc") and not (prefix and os.path.exists(f"{prefix}/usr/bin/protoc")):
+        missing.append("protobuf-compiler (protoc)")
+    py_inc = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['include'])"],
+                            capture_output=True, text=True).stdout.strip()
+    if not os.path.exists(os.path.join(py_inc, "Python.h")):
+        missing.append(f"python3-dev (Python.h in {py_inc})")
+    if missing:
+        raise BuildError("missing build dependencies: " + ", ".join(missing) +
+                         ". Run `make deps` (Debian/Ubuntu) or point CAFFE_DEPS_PREFIX at a "
+                         "prefix holding them.")
+
+
+def find_cuda() -> dict | None:
+    """CUDA settings, or None for a CPU build.
+
+    USE_CUDA=auto (default) builds for CUDA where nvcc exists and a GPU answers
+    nvidia-smi; USE_CUDA=1 forces it (cross-building for a GPU machine);
+    CPU_ONLY=1 or USE_CUDA=0 forces a CPU build.
+    """
+    mode = "0" if os.environ.get("CPU_ONLY") == "1" else os.environ.get("USE_CUDA", "auto")
+    if mode == "0":
+        return None
+    cuda_home = os.environ.get("CUDA_HOME")
+    nvcc = os.path.join(cuda_home, "bin", "nvcc") if cuda_home else shutil.which("nvcc")
+    if not nvcc or not os.path.exists(nvcc):
+        if mode == "1":
+            raise BuildError("USE_CUDA=1 but no nvcc found (set CUDA_HOME)")
+        return None
+    if mode == "auto" and not local_gpu_arch():
+        log(f"nvcc found ({nvcc}) but no GPU answers nvidia-smi: CPU-only build "
+            "(USE_CUDA=1 builds for CUDA anyway)")
+        return None
+    cuda_home = cuda_home or str(Path(os.path.realpath(nvcc)).parent.parent)
+    prefix = os.environ.get("CAFFE_DEPS_PREFIX")
+    search = include_dirs(prefix, system=True) + [f"{cuda_home}/include"]
+    for header in ("cublas_v2.h", "curand.h"):
+        if not any(os.path.exists(os.path.join(d, header)) for d in search):
+            raise BuildError(f"CUDA build needs {header} (cuBLAS/cuRAND development headers); "
+                             "install them or put them under CAFFE_DEPS_PREFIX/include")
+    arch = os.environ.get("CUDA_ARCH") or local_gpu_arch() or "90"
+    archs = arch.replace(",", " ").replace("sm_", "").split()
+    cudnn = os.environ.get("USE_CUDNN")
+    if cudnn is None:
+        cudnn = "1" if any(os.path.exists(os.path.join(d, "cudnn.h"))
+                           for d in search) else "0"
+    return {"cuda_home": cuda_home, "arch": archs, "cudnn": cudnn == "1",
+            "workspace_mb": int(os.environ.get("CUDNN_WORKSPACE_MB", "8"))}
+
+
+def local_gpu_arch() -> str | None:
+    smi = shutil.which("nvidia-smi")
+    if not smi:
+        return None
+    out = subprocess.run([smi, "--query-gpu=compute_cap", "--format=csv,noheader"],
+                         capture_output=True, text=True)
+    cap = out.stdout.strip().splitlines()
+    return cap[0].replace(".", "") if out.returncode == 0 and cap else None
+
+
+def python_config(python: str) -> dict:
+    code = ("import sys, sysconfig, numpy; print(sysconfig.get_paths()['include']); "
+            "print(numpy.get_include()); print('%d%d' % sys.version_info[:2]); "
+            "print(sysconfig.get_config_var('LIBDIR'))")
+    out = subprocess.run([python, "-c", code], capture_output=True, text=True)
+    if out.returncode:
+        raise BuildError(f"{python} cannot import numpy; create the venv first (`make venv`)")
+    inc, np_inc, ver, libdir = out.stdout.split("\n")[:4]
+    return {"include": inc, "numpy_include": np_inc, "version": ver, "libdir": libdir}
+
+
+# ---------------------------------------------------------------- source --
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fetch_bvlc(cache: Path) -> tuple[Path, dict] | None:
+    """Clone BVLC at the pinned commit; git verifies every object by its hash."""
+    dest = cache / "sources" / f"bvlc-{BVLC_COMMIT[:12]}"
+    if not (dest / ".git").exists():
+        if not shutil.which("git"):
+            return None
+        tmp = Path(tempfile.mkdtemp(dir=cache / "sources"))
+        env = dict(os.environ, GIT_TERMINAL_PROMPT="0")
+        steps = [["git", "init", "-q", str(tmp)],
+                 ["git", "-C", str(tmp), "fetch", "-q", "--depth", "1", BVLC_GIT, BVLC_COMMIT],
+                 ["git", "-C", str(tmp), "checkout", "-q", "FETCH_HEAD"]]
+        for step in steps:
+            try:
+                ok = subprocess.run(step, env=env, capture_output=True, timeout=300).returncode == 0
+            except subprocess.TimeoutExpired:
+                ok = False
+            if not ok:
+                shutil.rmtree(tmp, ignore_errors=True)
+                return None
+        tmp.rename(dest)
+    head = subprocess.run(["git", "-C", str(dest), "rev-parse", "HEAD"],
+                          capture_output=True, text=True).stdout.strip()
+    if head != BVLC_COMMIT:
+        raise BuildError(f"{dest} is at {head}, expected {BVLC_COMMIT}; delete it and rebuild")
+    return dest, {"source": "bvlc", "commit": BVLC_COMMIT, "checksum": f"git:{BVLC_COMMIT}"}
+
+
+def fetch_pypi(cache: Path, python: str) -> tuple[Path, dict]:
+    sdist_dir = cache / "sources"
+    sdist = sdist_dir / f"{PYPI_NAME}-{PYPI_VERSION}.tar.gz"
+    if not sdist.exists():
+        log(f"downloading the {PYPI_NAME}=={PYPI_VERSION} sdist from PyPI")
+        tmp = Path(tempfile.mkdtemp(dir=sdist_dir))
+        cmd = [python, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+               "-q", "-d", str(tmp), f"{PYPI_NAME}=={PYPI_VERSION}"]
+        if subprocess.run(cmd).returncode:
+            raise BuildError(f"could not download {PYPI_NAME}=={PYPI_VERSION} from PyPI")
+        next(tmp.glob("*.tar.gz")).rename(sdist)
+        shutil.rmtree(tmp, ignore_errors=True)
+    digest = sha256_of(sdist)
+    if digest != PYPI_SHA256:
+        sdist.unlink()
+        raise BuildError(f"{sdist.name}: sha256 {digest} does not match the pinned {PYPI_SHA256}")
+    return sdist, {"source": "pypi", "commit": f"{PYPI_NAME}=={PYPI_VERSION}",
+                   "checksum": f"sha256:{PYPI_SHA256}"}
+
+
+def resolve_source(cache: Path, python: str):
+    choice = os.environ.get("CAFFE_SOURCE", "auto")
+    (cache / "sources").mkdir(parents=True, exist_ok=True)
+    if choice not in ("auto", "bvlc", "pypi"):
+        tree = Path(choice).resolve()
+        if not (tree / "src" / "caffe" / "net.cpp").exists():
+            raise BuildError(f"CAFFE_SOURCE={choice} is not a Caffe source tree (no src/caffe/net.cpp)")
+        digest = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(tree.rglob("*.cpp")))).hexdigest()
+        return tree, {"source": "path", "commit": str(tree), "checksum": f"sha256-cpp:{digest}"}
+    if choice in ("auto", "bvlc"):
+        fetched = fetch_bvlc(cache)
+        if fetched:
+            return fetched
+        if choice == "bvlc":
+            raise BuildError(f"cannot fetch {BVLC_GIT} at {BVLC_COMMIT} (no network access to github?)")
+        log("github.com is not reachable: falling back to the Caffe source distributed on PyPI "
+            f"({PYPI_NAME}=={PYPI_VERSION}, a 2016 fork of BVLC Caffe; sources only). "
+            "Set CAFFE_SOURCE=bvlc to insist on the official tree.")
+    return fetch_pypi(cache, python)
+
+
+def unpack(source: Path, dest: Path) -> None:
+    if source.is_dir():
+        shutil.copytree(source, dest, symlinks=True, ignore=shutil.ignore_patterns(".git"))
+        return
+    with tarfile.open(source) as tar:
+        tar.extractall(dest.parent / "unpack", filter="data")
+    (inner,) = list((dest.parent / "unpack").iterdir())
+    inner.rename(dest)
+    (dest.parent / "unpack").rmdir()
+
+
+# ----------------------------------------------------------------- build --
+def makefile_config(py: dict, cuda: dict | None, prefix: str | None, lib_dir: Path) -> str:
+    incs = [py["include"], py["numpy_include"]] + include_dirs(prefix)
+    libs = [py["libdir"]] + library_dirs(prefix)
+    lines = [
+        "# written by goturn-caffe caffe_build/build_caffe.py",
+        "USE_OPENCV := 0", "USE_LEVELDB := 1", "USE_LMDB := 1", "BLAS := open",
+        "WITH_PYTHON_LAYER := 1", "RELEASE_BUILD_DIR := .build_release",
+        "BUILD_DIR := build", "DISTRIBUTE_DIR := distribute",
+        f"PYTHON_INCLUDE := {' '.join(incs[:2])}",
+        f"PYTHON_LIB := {py['libdir']}",
+        f"PYTHON_LIBRARIES := boost_python{py['version']} python{py['version'][0]}.{py['version'][1:]}",
+        f"INCLUDE_DIRS := {' '.join(incs)}",
+        f"LIBRARY_DIRS := {' '.join(libs)}",
+        # absolute rpath: _caffe.so and the tools find libcaffe (and prefix libs) anywhere
+        f"LINKFLAGS := -Wl,-rpath,{lib_dir}" + "".join(f" -Wl,-rpath,{d}" for d in library_dirs(prefix)
+                                                        if prefix and d.startswith(prefix)),
+        "Q ?= @",
+    ]
+    if cuda:
+        lines += [f"CUDA_DIR := {cuda['cuda_home']}",
+                  "CUDA_ARCH := " + " ".join(f"-gencode arch=compute_{a},code=sm_{a}" for a in cuda["arch"]),
+                  f"COMMON_FLAGS := -DGOTURN_CUDNN_WORKSPACE_LIMIT={cuda['workspace_mb']}*1024*1024"]
+        if cuda["cudnn"]:
+            lines.append("USE_CUDNN := 1")
+    else:
+        lines.append("CPU_ONLY := 1")
+    return "\n".join(lines) + "\n"
+
+
+def build(src: Path, jobs: int, log_path: Path) -> None:
+    cmd = ["make", f"-j{jobs}", "all", "pycaffe"]
+    log(f"compiling ({' '.join(cmd)}; log: {log_path}) ... this takes a few minutes")
+    start = time.time()
+    with open(log_path, "ab") as out:
+        proc = subprocess.Popen(cmd, cwd=src, stdout=out, stderr=subprocess.STDOUT)
+        last = 0.0
+        while proc.poll() is None:
+            time.sleep(2)
+            done = len(list((src / ".build_release").rglob("*.o"))) if (src / ".build_release").exists() else 0
+            if time.time() - last > 30:
+                log(f"  {done} objects compiled, {time.time() - start:.0f} s")
+                last = time.time()
+    if proc.returncode:
+        tail = log_path.read_text(errors="replace").splitlines()[-25:]
+        raise BuildError("compilation failed; last lines of " + str(log_path) + ":\n" + "\n".join(tail))
+    log(f"compiled in {time.time() - start:.0f} s")
+
+
+def link_into_venv(venv: Path, build_dir: Path) -> None:
+    site = subprocess.run([str(venv / "bin" / "python"), "-c",
+                           "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    pth = Path(site) / "goturn_caffe_pycaffe.pth"
+    pth.write_text(str(build_dir / "src" / "python") + "\n")
+    caffe_bin = venv / "bin" / "caffe"
+    if caffe_bin.is_symlink() or caffe_bin.exists():
+        caffe_bin.unlink()
+    caffe_bin.symlink_to(build_dir / "src" / ".build_release" / "tools" / "caffe.bin")
+    (venv / "goturn_caffe_build").write_text(str(build_dir) + "\n")
+    log(f"pycaffe linked into {venv} ({pth.name}); `caffe` binary in {venv}/bin")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--venv", default=".venv", help="virtualenv to link pycaffe into")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    args = parser.parse_args(argv)
+    venv = Path(args.venv).resolve()
+    python = str(venv / "bin" / "python")
+    if not os.path.exists(python):
+        raise BuildError(f"no virtualenv at {venv}; run `make venv` first")
+    cache = Path(os.environ.get("GOTURN_CAFFE_CACHE", Path.home() / ".cache" / "goturn-caffe"))
+    prefix = os.environ.get("CAFFE_DEPS_PREFIX")
+
+    check_dependencies(prefix, python)
+    py = python_config(python)
+    cuda = find_cuda()
+    source, info = resolve_source(cache, python)
+    flags = {"cuda": cuda, "python": py["version"], "deps_prefix": prefix,
+             "with_python_layer": True, "blas": "openblas"}
+    patch_digest = sha256_of(HERE / "patch_caffe.py")
+    key = hashlib.sha256(json.dumps([info["checksum"], patch_digest, flags],
+                                    sort_keys=True).encode()).hexdigest()[:16]
+    build_dir = cache / key
+    info_path = build_dir / "BUILD_INFO.json"
+    if info_path.exists():
+        log(f"reusing cached build {build_dir} ({info['source']} {info['commit']})")
+    else:
+        log(f"building Caffe from {info['source']} ({info['commit']}) into {build_dir}; "
+            + ("CUDA " + ",".join("sm_" + a for a in cuda["arch"]) +
+               (" + cuDNN" if cuda["cudnn"] else "") if cuda else "CPU only"))
+        src = build_dir / "src"
+        if not src.exists():  # a partial build with its sources is resumed by make
+            build_dir.mkdir(parents=True, exist_ok=True)
+            unpack(source, src)
+            log("applying the goturn-caffe patch set")
+            patches = patch_caffe.patch_tree(src, log=log)
+            (build_dir / "patches.json").write_text(json.dumps(patches, indent=1))
+        lib_dir = src / ".build_release" / "lib"
+        (src / "Makefile.config").write_text(makefile_config(py, cuda, prefix, lib_dir))
+        build(src, args.jobs, build_dir / "build.log")
+        patches = json.loads((build_dir / "patches.json").read_text())
+        info.update(flags=flags, key=key, patch_set_sha256=patch_digest,
+                    patches=[{"file": f, "why": w, "outcome": o} for f, w, o in patches],
+                    built_at=time.strftime("%Y-%m-%d %H:%M:%S"), build_dir=str(build_dir))
+        tmp = info_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(info, indent=1))
+        tmp.rename(info_path)  # written last: its presence marks a finished build
+    link_into_venv(venv, build_dir)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,12 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="goturn_caffe",
+    version="0.1.0",
+    description="GOTURN (ECCV 2016) reproduced in Caffe, driven from Python",
+    package_dir={"": "src"},
+    packages=find_packages("src"),
+    python_requires=">=3.10",
+    # The pinned versions live in requirements.txt; Caffe is built by `make caffe`.
+    install_requires=["numpy", "opencv-python-headless", "lmdb", "tqdm", "protobuf"],
+)

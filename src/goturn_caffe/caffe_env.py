@@ -1,0 +1,56 @@
+"""The one place that imports pycaffe, with a clear error when it is missing.
+
+Everything Caffe-facing calls :func:`import_caffe` instead of ``import caffe``,
+so ``import goturn_caffe`` keeps working on machines without Caffe.
+"""
+
+from __future__ import annotations
+
+import os
+
+BUILD_HINT = ("pycaffe is not importable: build it with `make caffe` (or `make test`), "
+              "which compiles Caffe from source into ~/.cache/goturn-caffe and links it "
+              "into the project's virtualenv (.venv); then run with .venv/bin/python")
+
+
+class CaffeUnavailable(ImportError):
+    pass
+
+
+def import_caffe(gpu: int | None = None):
+    """Import pycaffe (quietly) and select CPU or GPU ``gpu``; returns the module."""
+    # Caffe logs every layer it builds to stderr through glog; keep tools readable.
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    try:
+        import caffe  # noqa: WPS433 (the only import of caffe in the package)
+    except ImportError as exc:
+        raise CaffeUnavailable(f"{BUILD_HINT} ({exc})") from exc
+    if gpu is None:
+        caffe.set_mode_cpu()
+    else:
+        if not caffe_has_gpu(caffe):
+            raise CaffeUnavailable(f"--gpu {gpu} asked for, but this Caffe build is CPU-only "
+                                   "(rebuild on a CUDA machine: `make caffe` with nvcc and a GPU)")
+        caffe.set_device(int(gpu))
+        caffe.set_mode_gpu()
+    return caffe
+
+
+def caffe_has_gpu(caffe) -> bool:
+    info = build_info(caffe)
+    return bool(info.get("flags", {}).get("cuda")) if info else False
+
+
+def build_info(caffe=None) -> dict | None:
+    """BUILD_INFO.json of the Caffe build that ``caffe`` was imported from."""
+    import json
+    from pathlib import Path
+
+    if caffe is None:
+        try:
+            import caffe  # noqa: F811
+        except ImportError:
+            return None
+    # <cache>/<key>/src/python/caffe/__init__.py -> <cache>/<key>/BUILD_INFO.json
+    path = Path(caffe.__file__).resolve().parents[3] / "BUILD_INFO.json"
+    return json.loads(path.read_text()) if path.exists() else None

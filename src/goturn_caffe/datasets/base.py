@@ -1,0 +1,67 @@
+"""The common interface of every dataset reader.
+
+A video is a list of :class:`Frame` (frame path, box or None); a still-image
+set is a list of :class:`StillImage` (image path, boxes).  Readers never stop
+on one bad entry: they record it in a :class:`SkipReport` and go on.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Optional
+
+from goturn_caffe.boxes import Box
+
+
+@dataclass(frozen=True)
+class Frame:
+    path: str
+    box: Optional[Box] = None
+    # Raw ground-truth region as written in the file (VOT polygon / rectangle);
+    # the VOT protocol measures overlap against it, not against ``box``.
+    region: Optional[tuple] = None
+    tags: frozenset = frozenset()
+
+
+@dataclass
+class Video:
+    name: str
+    frames: list  # list[Frame]
+    category: str = ""
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def annotated_indices(self) -> list:
+        """Indices of the frames that carry a box, in order."""
+        return [i for i, f in enumerate(self.frames) if f.box is not None]
+
+
+@dataclass
+class StillImage:
+    path: str
+    boxes: list  # list[Box]
+    # Size the annotation was made for; boxes are rescaled when the real
+    # image differs (the authors' ImageNet loader does this on load).
+    annotated_size: Optional[tuple] = None  # (width, height)
+
+
+@dataclass
+class SkipReport:
+    """What a reader skipped and why; printed as a summary at the end of a load."""
+
+    entries: list = field(default_factory=list)  # list[(where, reason)]
+
+    def skip(self, where: str, reason: str) -> None:
+        self.entries.append((str(where), reason))
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def summary(self) -> str:
+        if not self.entries:
+            return "nothing skipped"
+        counts = Counter(reason.split(":")[0] for _, reason in self.entries)
+        parts = ", ".join(f"{n} x {reason}" for reason, n in counts.most_common())
+        return f"skipped {len(self.entries)}: {parts}"

@@ -1,0 +1,141 @@
+"""The Caffe net: where prototxts and weights live, and loading them safely.
+
+Caffe aborts the whole process (glog ``CHECK``) on a weights file that does
+not fit its net.  :func:`load_net` checks the file first, in Python, and raises
+a :class:`ModelError` naming the file and the layer instead.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from goturn_caffe.caffe_env import import_caffe
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PROTOTXT_DIR = REPO_ROOT / "prototxt"
+MODELS_DIR = REPO_ROOT / "models"
+TRAIN_PROTOTXT = PROTOTXT_DIR / "goturn_train.prototxt"
+DEPLOY_PROTOTXT = PROTOTXT_DIR / "goturn_deploy.prototxt"
+SOLVER_PROTOTXT = PROTOTXT_DIR / "goturn_solver.prototxt"
+TRAINED_MODEL = MODELS_DIR / "goturn.caffemodel"
+INIT_MODEL = MODELS_DIR / "goturn_init.caffemodel"
+
+
+class ModelError(ValueError):
+    """A prototxt or weights file that cannot be used; the message names the file."""
+
+
+def _caffe_pb2():
+    return import_caffe().proto.caffe_pb2
+
+
+def read_net_prototxt(path) -> object:
+    """Parse a net prototxt into a NetParameter (ModelError on a bad file)."""
+    from google.protobuf import text_format
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"{path}: no such prototxt")
+    param = _caffe_pb2().NetParameter()
+    try:
+        text_format.Merge(path.read_text(), param)
+    except text_format.ParseError as exc:
+        raise ModelError(f"{path}: not a valid net prototxt ({exc})") from None
+    return param
+
+
+def read_caffemodel(path) -> object:
+    """Parse a binary ``.caffemodel`` into a NetParameter (ModelError on a bad file)."""
+    from google.protobuf.message import DecodeError
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"{path}: no such weights file")
+    data = path.read_bytes()
+    param = _caffe_pb2().NetParameter()
+    try:
+        param.ParseFromString(data)
+    except (DecodeError, RuntimeError, ValueError) as exc:
+        raise ModelError(f"{path}: not a Caffe model, or truncated ({len(data)} bytes): "
+                         f"{exc}") from None
+    layers = list(param.layer) or list(param.layers)
+    if not any(layer.blobs for layer in layers):
+        raise ModelError(f"{path}: holds no weights (not a .caffemodel, or a truncated one)")
+    return param
+
+
+def blob_shape(blob) -> tuple:
+    """Shape of a BlobProto, from ``shape`` or the legacy num/channels/height/width."""
+    if blob.HasField("shape"):
+        return tuple(blob.shape.dim)
+    return (blob.num, blob.channels, blob.height, blob.width)
+
+
+def _same_shape(model_shape: tuple, net_shape: tuple) -> bool:
+    # Legacy 4-D blobs carry leading 1s (an fc weight is 1x1xOxI); Caffe accepts them.
+    if model_shape == net_shape:
+        return True
+    return len(model_shape) == 4 and len(net_shape) <= 4 and \
+        model_shape[4 - len(net_shape):] == net_shape and \
+        all(d == 1 for d in model_shape[:4 - len(net_shape)])
+
+
+def model_blob_shapes(model) -> dict:
+    """``{layer name: [blob shapes]}`` of the layers of a parsed model that hold weights."""
+    layers = list(model.layer) or list(model.layers)
+    return {layer.name: [blob_shape(b) for b in layer.blobs] for layer in layers if layer.blobs}
+
+
+def check_fit(net, net_name: str, model, model_path, require_all: bool = True) -> list:
+    """Check that ``model`` fits ``net`` before Caffe would abort on it.
+
+    Returns the names of the matched layers.  Raises ModelError when a layer
+    has the wrong number or shapes of blobs, when no layer matches, or (with
+    ``require_all``) when a layer of the net has no weights in the file.
+    """
+    shapes = model_blob_shapes(model)
+    matched, missing = [], []
+    for name, blobs in net.params.items():
+        if name not in shapes:
+            missing.append(name)
+            continue
+        expected = [tuple(b.data.shape) for b in blobs]
+        found = shapes[name]
+        if len(found) != len(expected):
+            raise ModelError(f"{model_path}: layer {name} has {len(found)} blobs, "
+                             f"{net_name} expects {len(expected)}")
+        for idx, (got, want) in enumerate(zip(found, expected)):
+            if not _same_shape(got, want):
+                raise ModelError(f"{model_path}: layer {name} blob {idx} has shape {got}, "
+                                 f"{net_name} expects {want}")
+        matched.append(name)
+    if not matched:
+        raise ModelError(
+            f"{model_path}: none of its layers ({', '.join(list(shapes)[:6])}...) are in "
+            f"{net_name} ({', '.join(list(net.params)[:6])}...): not this network's layout"
+            + (" (this looks like OpenCV's GOTURN model: use --model-format opencv)"
+               if "conv11" in shapes else ""))
+    if require_all and missing:
+        raise ModelError(f"{model_path}: has no weights for layers {', '.join(missing)} of {net_name}")
+    return matched
+
+
+def load_net(prototxt, weights=None, train: bool = False, require_all: bool = True):
+    """A ``caffe.Net`` from ``prototxt`` with ``weights`` checked and copied in.
+
+    Without weights the net keeps its fillers' random values.
+    """
+    caffe = import_caffe()
+    prototxt = Path(prototxt)
+    read_net_prototxt(prototxt)  # a clear error for a bad file, before Caffe sees it
+    net = caffe.Net(str(prototxt), caffe.TRAIN if train else caffe.TEST)
+    if weights is not None:
+        check_fit(net, str(prototxt), read_caffemodel(weights), weights, require_all)
+        net.copy_from(str(weights))
+    return net
+
+
+def parameter_count(net) -> int:
+    return int(sum(np.prod(blob.data.shape) for blobs in net.params.values() for blob in blobs))

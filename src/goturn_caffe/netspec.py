@@ -1,0 +1,261 @@
+"""The GOTURN network, written once as a Caffe NetSpec; every prototxt in
+``prototxt/`` is generated from here (``make prototxt``) and a test checks that
+the checked-in files equal what this module produces.
+
+Names, learning-rate multipliers, fillers and dropout ratios are the authors'
+(``nets/tracker.prototxt`` of their release, see ``shared/REFERENCE.md``), so a
+``.caffemodel`` trained with their file loads into ours layer for layer.
+Variants of the paper's experiments are options of :class:`NetOptions`.
+
+    python -m goturn_caffe.netspec --write prototxt     # regenerate
+    python -m goturn_caffe.netspec --check prototxt     # exit 1 when out of sync
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from goturn_caffe.caffe_env import import_caffe
+
+INPUT_SIZE = 227
+DATA_LAYER_MODULE = "goturn_caffe.data_layer"
+DATA_LAYER_CLASS = "GoturnDataLayer"
+
+# CaffeNet conv1..conv5: (num_output, kernel, stride, pad, group, bias filler value)
+CONV_SHAPES = {
+    "conv1": (96, 11, 4, 0, 1, 0.0),
+    "conv2": (256, 5, 1, 2, 2, 1.0),
+    "conv3": (384, 3, 1, 1, 1, 0.0),
+    "conv4": (384, 3, 1, 1, 2, 1.0),
+    "conv5": (256, 3, 1, 1, 2, 1.0),
+}
+HIDDEN_FC = 4096
+# Hidden fully connected layers in the authors' naming: (layer name, top).
+# Three is GOTURN; the paper's Figure 16 also tries two and four.
+FC_NAMES = [("fc6-new", "fc6"), ("fc7-new", "fc7"), ("fc7-newb", "fc7b"), ("fc7-newc", "fc7c")]
+DROPOUT_RATIO = 0.5
+
+
+@dataclass(frozen=True)
+class NetOptions:
+    """One point in the space of the paper's network variants."""
+
+    loss: str = "l1"                 # "l1" (GOTURN) or "l2" (Table 1 ablation)
+    current_frame_only: bool = False  # Figure 7: no target stream
+    fc_layers: int = 3               # hidden 4096-wide fc layers: 2, 3 (GOTURN) or 4
+    train_conv: bool = False         # convolutions trainable (training without ImageNet weights)
+    batch_size: int = 50
+    data_params: dict = field(default_factory=dict)  # param_str of the Python data layer
+
+    def __post_init__(self):
+        if self.loss not in ("l1", "l2"):
+            raise ValueError(f"loss must be 'l1' or 'l2', got {self.loss!r}")
+        if not 1 <= self.fc_layers <= len(FC_NAMES):
+            raise ValueError(f"fc_layers must be in 1..{len(FC_NAMES)}, got {self.fc_layers}")
+
+    @property
+    def deploy_differs(self) -> bool:
+        """Whether this variant's deploy net differs from GOTURN's."""
+        return self.current_frame_only or self.fc_layers != 3
+
+
+# The variants written to prototxt/variants/ (name -> options).
+VARIANTS = {
+    "l2_loss": NetOptions(loss="l2"),
+    "current_frame_only": NetOptions(current_frame_only=True),
+    "fc_layers2": NetOptions(fc_layers=2),
+    "fc_layers4": NetOptions(fc_layers=4),
+    "train_conv": NetOptions(train_conv=True),
+}
+
+
+def _conv_params(train_conv: bool) -> list:
+    # Authors: frozen convolutions (lr_mult 0) that still carry decay_mult 1/0.
+    # Trainable: CaffeNet's own 1/2.
+    if train_conv:
+        return [dict(lr_mult=1, decay_mult=1), dict(lr_mult=2, decay_mult=0)]
+    return [dict(lr_mult=0, decay_mult=1), dict(lr_mult=0, decay_mult=0)]
+
+
+def _caffenet_stream(n, L, P, bottom, suffix: str, train_conv: bool):
+    """conv1..pool5 of CaffeNet on ``bottom``; layer and top names get ``suffix``."""
+    x = bottom
+    for idx, name in enumerate(CONV_SHAPES, start=1):
+        num_output, kernel, stride, pad, group, bias = CONV_SHAPES[name]
+        conv = dict(num_output=num_output, kernel_size=kernel,
+                    weight_filler=dict(type="gaussian", std=0.01),
+                    bias_filler=dict(type="constant", value=bias))
+        if stride != 1:
+            conv["stride"] = stride
+        if pad:
+            conv["pad"] = pad
+        if group != 1:
+            conv["group"] = group
+        x = n[f"{name}{suffix}"] = L.Convolution(x, param=_conv_params(train_conv),
+                                                 convolution_param=conv)
+        n[f"relu{idx}{suffix}"] = L.ReLU(x, in_place=True)
+        if idx in (1, 2, 5):
+            x = n[f"pool{idx}{suffix}"] = L.Pooling(x, pool=P.Pooling.MAX, kernel_size=3, stride=2)
+        if idx in (1, 2):
+            x = n[f"norm{idx}{suffix}"] = L.LRN(x, local_size=5, alpha=1e-4, beta=0.75)
+    return x
+
+
+def _fc(L, bottom, name: str, num_output: int, std: float, bias: float):
+    return L.InnerProduct(bottom, name=name,
+                          param=[dict(lr_mult=10, decay_mult=1), dict(lr_mult=20, decay_mult=0)],
+                          inner_product_param=dict(num_output=num_output,
+                                                   weight_filler=dict(type="gaussian", std=std),
+                                                   bias_filler=dict(type="constant", value=bias)))
+
+
+def build_net(options: NetOptions, train: bool, python_data: bool = True):
+    """The NetParameter of the training (``train=True``) or deploy net.
+
+    ``python_data=False`` feeds the training net from Input layers instead of
+    the Python data layer (tests, and online fine-tuning on the tracker's own
+    examples).
+    """
+    caffe = import_caffe()
+    L, P = caffe.layers, caffe.params
+    n = caffe.NetSpec()
+    if train and not python_data:
+        crops = dict(dim=[options.batch_size, 3, INPUT_SIZE, INPUT_SIZE])
+        n.target = L.Input(input_param=dict(shape=crops))
+        n.image = L.Input(input_param=dict(shape=crops))
+        n.bbox = L.Input(input_param=dict(shape=dict(dim=[options.batch_size, 4, 1, 1])))
+    elif train:
+        # Python data layer: the authors' blob order target, image, bbox.
+        # Shapes: target/image (batch, 3, 227, 227), bbox (batch, 4, 1, 1).
+        params = dict(options.data_params, batch_size=options.batch_size)
+        n.target, n.image, n.bbox = L.Python(
+            name="data", ntop=3,
+            python_param=dict(module=DATA_LAYER_MODULE, layer=DATA_LAYER_CLASS,
+                              param_str=json.dumps(params, sort_keys=True)))
+    else:
+        shape = dict(dim=[1, 3, INPUT_SIZE, INPUT_SIZE])
+        if not options.current_frame_only:
+            n.target = L.Input(input_param=dict(shape=shape))
+        n.image = L.Input(input_param=dict(shape=shape))
+    if options.current_frame_only:
+        if train:  # the data layer still produces the target crop; nothing reads it
+            n.silence_target = L.Silence(n.target, ntop=0)
+        x = _caffenet_stream(n, L, P, n.image, "_p", options.train_conv)
+    else:
+        target_features = _caffenet_stream(n, L, P, n.target, "", options.train_conv)
+        image_features = _caffenet_stream(n, L, P, n.image, "_p", options.train_conv)
+        # pool5 (N x 256 x 6 x 6) ++ pool5_p -> N x 512 x 6 x 6 = 18432 values
+        x = n.pool5_concat = L.Concat(target_features, image_features, name="concat",
+                                      concat_param=dict(axis=1))
+    for idx, (name, top) in enumerate(FC_NAMES[:options.fc_layers]):
+        x = n[top] = _fc(L, x, name, HIDDEN_FC, std=0.005, bias=1.0)
+        tag = top[2:]  # "6", "7", "7b", "7c": the authors' relu7b / drop7b naming
+        n[f"relu{tag}"] = L.ReLU(x, in_place=True)
+        n[f"drop{tag}"] = L.Dropout(x, in_place=True, dropout_ratio=DROPOUT_RATIO)
+    n.fc8 = _fc(L, x, "fc8-shapes", 4, std=0.01, bias=0.0)
+    if train:
+        # Loss from stock layers, as the authors built it: fc8 - bbox, then the
+        # SUM over the batch of |.| (L1, ASUM) or of (.)^2 (L2 ablation, SUMSQ).
+        n.bbox_neg = L.Power(n.bbox, name="neg", power_param=dict(power=1, scale=-1, shift=0))
+        n.bbox_neg_flat = L.Flatten(n.bbox_neg, name="flatten")
+        n.out_diff = L.Eltwise(n.fc8, n.bbox_neg_flat, name="subtract",
+                               eltwise_param=dict(operation=P.Eltwise.SUM))
+        operation = P.Reduction.ASUM if options.loss == "l1" else P.Reduction.SUMSQ
+        n.loss = L.Reduction(n.out_diff, name="abssum" if options.loss == "l1" else "sumsq",
+                             loss_weight=1, reduction_param=dict(operation=operation))
+    proto = n.to_proto()
+    tag = variant_tag(options)
+    proto.name = "GOTURN" if tag == "goturn" else f"GOTURN-{tag}"
+    return proto
+
+
+def variant_tag(options: NetOptions) -> str:
+    parts = []
+    if options.loss != "l1":
+        parts.append(f"{options.loss}_loss")
+    if options.current_frame_only:
+        parts.append("current_frame_only")
+    if options.fc_layers != 3:
+        parts.append(f"fc_layers{options.fc_layers}")
+    if options.train_conv:
+        parts.append("train_conv")
+    return "_".join(parts) or "goturn"
+
+
+# The solver of the authors' nets/solver.prototxt.  solver_mode is left out on
+# purpose: `caffe train` then runs on the CPU unless given -gpu, and
+# tools/train.py chooses at run time.  max_iter is the 500,000 batches the
+# authors' loop really ran (their file's 450,000 was ignored by that loop).
+SOLVER = dict(base_lr=1e-6, lr_policy="step", gamma=0.1, stepsize=100000, momentum=0.9,
+              weight_decay=0.0005, display=20, max_iter=500000, snapshot=50000,
+              random_seed=800)
+
+
+def build_solver(train_net: str, snapshot_prefix: str = "models/goturn", **overrides):
+    caffe = import_caffe()
+    solver = caffe.proto.caffe_pb2.SolverParameter()
+    solver.net = train_net
+    for key, value in dict(SOLVER, **overrides).items():
+        setattr(solver, key, value)
+    solver.snapshot_prefix = snapshot_prefix
+    return solver
+
+
+HEADER = ("# GENERATED by src/goturn_caffe/netspec.py (`make prototxt`); do not edit by hand.\n"
+          "# {what}\n")
+
+
+def generated_files() -> dict:
+    """``{relative path: text}`` of every prototxt this module owns."""
+    files = {}
+
+    def add(path, what, proto):
+        files[path] = HEADER.format(what=what) + str(proto)
+
+    base = NetOptions()
+    add("goturn_train.prototxt", "GOTURN training net (Python data layer, L1 loss as a SUM).",
+        build_net(base, train=True))
+    add("goturn_deploy.prototxt", "GOTURN deploy net: inputs target, image (1x3x227x227); output fc8.",
+        build_net(base, train=False))
+    add("goturn_solver.prototxt", "The authors' solver; solver_mode is chosen at run time.",
+        build_solver("prototxt/goturn_train.prototxt"))
+    for name, options in VARIANTS.items():
+        add(f"variants/goturn_train_{name}.prototxt", f"Variant {name}: training net.",
+            build_net(options, train=True))
+        if options.deploy_differs:
+            add(f"variants/goturn_deploy_{name}.prototxt", f"Variant {name}: deploy net.",
+                build_net(options, train=False))
+    return files
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--write", metavar="DIR", help="write every generated prototxt under DIR")
+    group.add_argument("--check", metavar="DIR", help="exit 1 if DIR differs from the generator")
+    args = parser.parse_args(argv)
+    root = Path(args.write or args.check)
+    stale = []
+    for rel, text in generated_files().items():
+        path = root / rel
+        if args.write:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(text)
+            tmp.replace(path)
+            print(f"wrote {path}")
+        elif not path.exists() or path.read_text() != text:
+            stale.append(str(path))
+    if stale:
+        print("out of sync with src/goturn_caffe/netspec.py (run `make prototxt`): " + ", ".join(stale))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
