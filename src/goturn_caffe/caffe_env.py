@@ -17,22 +17,32 @@ class CaffeUnavailable(ImportError):
     pass
 
 
-def import_caffe(gpu: int | None = None):
-    """Import pycaffe (quietly) and select CPU or GPU ``gpu``; returns the module."""
+def import_caffe():
+    """Import pycaffe quietly; ``CaffeUnavailable`` (with how to build it) when missing.
+
+    The device is left as it is (Caffe starts on the CPU): a Python layer
+    imported inside a GPU solver must not switch it back.
+    """
     # Caffe logs every layer it builds to stderr through glog; keep tools readable.
     os.environ.setdefault("GLOG_minloglevel", "2")
     try:
-        import caffe  # noqa: WPS433 (the only import of caffe in the package)
+        import caffe  # the only import of caffe in the package
     except ImportError as exc:
         raise CaffeUnavailable(f"{BUILD_HINT} ({exc})") from exc
+    return caffe
+
+
+def select_device(gpu: int | None = None):
+    """Run Caffe on GPU ``gpu``, or on the CPU when None; returns the caffe module."""
+    caffe = import_caffe()
     if gpu is None:
         caffe.set_mode_cpu()
-    else:
-        if not caffe_has_gpu(caffe):
-            raise CaffeUnavailable(f"--gpu {gpu} asked for, but this Caffe build is CPU-only "
-                                   "(rebuild on a CUDA machine: `make caffe` with nvcc and a GPU)")
-        caffe.set_device(int(gpu))
-        caffe.set_mode_gpu()
+        return caffe
+    if not caffe_has_gpu(caffe):
+        raise CaffeUnavailable(f"--gpu {gpu} asked for, but this Caffe build is CPU-only "
+                               "(rebuild on a CUDA machine: `make caffe` with nvcc and a GPU)")
+    caffe.set_device(int(gpu))
+    caffe.set_mode_gpu()
     return caffe
 
 

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Stage cuBLAS, cuRAND and cuDNN headers + libraries from NVIDIA's PyPI wheels
+# into a prefix, for building the CUDA Caffe on a machine that has nvcc but no
+# CUDA math libraries (this workplace: nvcc 13.0 only; the GPU machine has the
+# libraries but no compiler).  Versions match the GPU machine (CUDA 13.0, cuDNN 9.14).
+#   bash caffe_build/stage_cuda_prefix.sh PREFIX
+# then: CAFFE_DEPS_PREFIX=PREFIX USE_CUDA=1 CUDA_ARCH=90 make caffe
+set -euo pipefail
+prefix=${1:?usage: stage_cuda_prefix.sh PREFIX}
+python=${PYTHON:-python3}
+wheels=(nvidia-cublas==13.0.0.19 nvidia-curand==10.4.0.35 nvidia-cudnn-cu13==9.14.0.64)
+mkdir -p "$prefix/include" "$prefix/lib" "$prefix/wheels"
+"$python" -m pip download -q --no-deps --only-binary=:all: --platform manylinux_2_27_x86_64 \
+  --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 -d "$prefix/wheels" "${wheels[@]}"
+for wheel in "$prefix"/wheels/*.whl; do
+  tmp=$(mktemp -d)
+  "$python" -m zipfile -e "$wheel" "$tmp"
+  find "$tmp" -path '*/include/*' -name '*.h' -exec cp {} "$prefix/include/" \;
+  find "$tmp" -name 'lib*.so*' -exec cp {} "$prefix/lib/" \;
+  rm -rf "$tmp"
+done
+# The wheels ship versioned names only (libcublas.so.13); the linker wants the plain ones.
+( cd "$prefix/lib" && for lib in lib*.so.*; do base=${lib%%.so.*}.so; [ -e "$base" ] || ln -s "$lib" "$base"; done )
+echo "staged in $prefix: $(ls "$prefix/include" | wc -l) headers, $(ls "$prefix/lib" | wc -l) libraries"

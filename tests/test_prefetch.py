@@ -1,0 +1,87 @@
+"""Prefetching in worker processes: same batches as inline, errors surface, no hangs."""
+
+import os
+import signal
+
+import numpy as np
+import pytest
+
+from goturn_caffe.prefetch import Prefetcher, WorkerError
+
+CROP = (8, 8, 3)
+
+
+class CountingBatches:
+    """Batches whose content identifies the generator draw (picklable)."""
+
+    def __init__(self, fail_at=None):
+        self.fail_at = fail_at
+
+    def __call__(self, rng):
+        def generate():
+            step = 0
+            while True:
+                if self.fail_at is not None and step == self.fail_at:
+                    raise RuntimeError("bad image in worker")
+                values = rng.integers(0, 255, size=3)
+                targets = np.full((4,) + CROP, values[0], np.uint8)
+                searches = np.full((4,) + CROP, values[1], np.uint8)
+                labels = np.full((4, 4), values[2], np.float32)
+                step += 1
+                yield targets, searches, labels
+        return generate()
+
+
+def take(prefetcher, n):
+    try:
+        return [next(prefetcher) for _ in range(n)]
+    finally:
+        prefetcher.close()
+
+
+def test_same_seed_and_workers_give_the_same_batches():
+    first = take(Prefetcher(CountingBatches(), 4, CROP, seed=3, workers=2), 6)
+    second = take(Prefetcher(CountingBatches(), 4, CROP, seed=3, workers=2), 6)
+    other_seed = take(Prefetcher(CountingBatches(), 4, CROP, seed=4, workers=2), 6)
+    for a, b in zip(first, second):
+        for x, y in zip(a, b):
+            assert np.array_equal(x, y)
+    assert any(not np.array_equal(a[2], b[2]) for a, b in zip(first, other_seed))
+
+
+def test_one_worker_matches_inline_generation():
+    inline = take(Prefetcher(CountingBatches(), 4, CROP, seed=9, workers=0), 5)
+    worker = take(Prefetcher(CountingBatches(), 4, CROP, seed=9, workers=1), 5)
+    for a, b in zip(inline, worker):
+        for x, y in zip(a, b):
+            assert np.array_equal(x, y)
+    assert inline[0][0].dtype == np.uint8 and inline[0][2].dtype == np.float32
+
+
+def test_ranks_draw_different_examples():
+    rank0 = take(Prefetcher(CountingBatches(), 4, CROP, seed=3, rank=0, workers=1), 3)
+    rank1 = take(Prefetcher(CountingBatches(), 4, CROP, seed=3, rank=1, workers=1), 3)
+    assert any(not np.array_equal(a[2], b[2]) for a, b in zip(rank0, rank1))
+
+
+def test_worker_exception_reaches_the_consumer():
+    prefetcher = Prefetcher(CountingBatches(fail_at=1), 4, CROP, seed=0, workers=1)
+    try:
+        next(prefetcher)
+        with pytest.raises(WorkerError, match="bad image in worker"):
+            next(prefetcher)
+    finally:
+        prefetcher.close()
+
+
+def test_killed_worker_is_an_error_not_a_hang():
+    prefetcher = Prefetcher(CountingBatches(), 4, CROP, seed=0, workers=1, depth=1)
+    try:
+        next(prefetcher)
+        os.kill(prefetcher._procs[0].pid, signal.SIGKILL)
+        prefetcher._procs[0].join(timeout=5)
+        with pytest.raises(WorkerError, match="died"):
+            for _ in range(3):
+                next(prefetcher)
+    finally:
+        prefetcher.close()

@@ -1,0 +1,76 @@
+#!/usr/bin/env python
+"""Train GOTURN with Caffe's SGD solver and the Python data layer.
+
+Examples:
+  python tools/train.py --max-iter 4 --snapshot 2 --output output/try   # bundled sample, CPU
+  python tools/train.py --alov ALOV_ROOT --det DET_ROOT --gpu 0 --output output/goturn
+  python tools/train.py --lmdb output/cache.lmdb --gpu 0 --output output/goturn --resume
+
+The same net also trains with the stock binary, from the repository root:
+  PYTHONPATH=src .venv/bin/caffe train -solver prototxt/goturn_solver.prototxt [-gpu 0]
+(the data layer's settings are the param_str of prototxt/goturn_train.prototxt).
+"""
+
+import argparse
+import sys
+
+from goturn_caffe.netspec import NetOptions
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    data = parser.add_argument_group("data (default: the sample bundled in data/sample)")
+    data.add_argument("--alov", help="ALOV300++ root (imagedata++/, alov300++_rectangleAnnotation_full/)")
+    data.add_argument("--det", help="ImageNet DET root (ILSVRC2014 or ILSVRC2015 layout)")
+    data.add_argument("--otb", help="OTB sequence(s), used as extra training videos")
+    data.add_argument("--lmdb", help="LMDB cache built by `make data` (instead of the roots)")
+    data.add_argument("--mix", choices=["alternate", "videos", "images"], default="alternate",
+                      help="still image / video pair alternation (default: the authors')")
+    data.add_argument("--augmented-per-pair", type=int, default=10, help="k3 (default 10)")
+    data.add_argument("--uniform-crops", action="store_true",
+                      help="uniform instead of Laplace crop motion (ablation)")
+    data.add_argument("--workers", type=int, help="data worker processes (default: CPUs - 1)")
+    data.add_argument("--seed", type=int, default=800, help="data seed (default 800)")
+    run = parser.add_argument_group("run")
+    run.add_argument("--output", default="output/train", help="run folder (default output/train)")
+    run.add_argument("--max-iter", type=int, default=500000, help="iterations (default 500000)")
+    run.add_argument("--snapshot", type=int, default=50000, help="snapshot every N iterations")
+    run.add_argument("--resume", action="store_true", help="continue from the newest snapshot in --output")
+    run.add_argument("--gpu", type=int, help="GPU id (default: CPU)")
+    run.add_argument("--init", help="initial weights (default models/goturn_init.caffemodel if present)")
+    run.add_argument("--batch-size", type=int, default=50)
+    run.add_argument("--base-lr", type=float, help="base learning rate (default the authors' 1e-6)")
+    run.add_argument("--train-conv", action="store_true",
+                     help="train the convolutions too (when no ImageNet weights are available)")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from goturn_caffe.caffe_env import CaffeUnavailable
+    from goturn_caffe.training import TrainConfig, train
+
+    data = {k: v for k, v in dict(alov=args.alov, det=args.det, otb=args.otb, lmdb=args.lmdb,
+                                  workers=args.workers).items() if v is not None}
+    data.update(mix=args.mix, augmented_per_pair=args.augmented_per_pair,
+                smooth_motion=not args.uniform_crops, seed=args.seed)
+    config = TrainConfig(output=args.output, max_iter=args.max_iter, snapshot=args.snapshot,
+                         gpu=args.gpu, resume=args.resume, init=args.init, base_lr=args.base_lr,
+                         net=NetOptions(batch_size=args.batch_size, train_conv=args.train_conv),
+                         data=data)
+    try:
+        summary = train(config, progress=not args.no_progress)
+    except (ValueError, CaffeUnavailable) as exc:  # DatasetError / ModelError are ValueErrors
+        print(f"train.py: {exc}", file=sys.stderr)
+        return 2
+    print(f"trained {summary['iterations']} iterations (now at {summary['final_iter']}): "
+          f"loss {summary['loss_first']:.4g} -> {summary['loss_last']:.4g}, "
+          f"{summary['seconds_per_iter']:.2f} s/iter, {summary['examples_per_s']:.1f} examples/s; "
+          f"model {summary['model']}; loss curve {summary['loss_png']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
