@@ -102,10 +102,10 @@ def resolve_init(config: TrainConfig) -> Optional[Path]:
     return INIT_MODEL if INIT_MODEL.exists() else None
 
 
-def copy_init_weights(net, init_path: Path, net_name: str) -> str:
-    """Copy ImageNet/initial weights; the whole model for GOTURN's own shape, the
-    convolutions only for variants whose fc layers differ.  ModelError when unusable."""
-    model = read_caffemodel(init_path)
+def copy_init_weights(net, model, init_path: Path, net_name: str) -> str:
+    """Copy ImageNet/initial weights (``model``: the parsed file); the whole model
+    for GOTURN's own shape, the convolutions only for variants whose fc layers
+    differ.  ModelError when unusable."""
     try:
         check_fit(net, net_name, model, init_path, require_all=True)
         net.copy_from(str(init_path))
@@ -132,15 +132,15 @@ class _SubNet:
 def prepare_run(config: TrainConfig):
     """Check everything before the solver starts; write the run's prototxts.
 
-    Returns (solver prototxt path, init weights path or None).  Raises
-    ValueError / ModelError / DatasetError with a one-line message.
+    Returns (solver prototxt path, init weights path or None, parsed init
+    model or None).  Raises ValueError / ModelError / DatasetError with a
+    one-line message.
     """
     output = Path(config.output)
     params = parse_params(json.dumps(config.data_params()))  # validates keys and batch size
     params.open_training_set()                              # roots exist, not empty
-    init = resolve_init(config)
-    if init is not None and not init.exists():
-        raise ModelError(f"{init}: no such init model")
+    init = None if config.resume and latest_snapshot(output) else resolve_init(config)
+    init_model = read_caffemodel(init) if init is not None else None
     output.mkdir(parents=True, exist_ok=True)
     (output / "snapshots" / ".staging").mkdir(parents=True, exist_ok=True)
     net_options = NetOptions(**{**asdict(config.net), "data_params": config.data_params()})
@@ -159,7 +159,7 @@ def prepare_run(config: TrainConfig):
         {"config": asdict(config), "init": str(init) if init else None,
          "batch": asdict(params.config), "seed": params.seed, "workers": params.workers},
         indent=1, default=str))
-    return solver_path, init
+    return solver_path, init, init_model
 
 
 # ---------------------------------------------------------------------- loop --
@@ -217,7 +217,7 @@ def train(config: TrainConfig, log=print, progress: bool = True) -> dict:
     from tqdm import tqdm
 
     output = Path(config.output)
-    solver_path, init = prepare_run(config)
+    solver_path, init, init_model = prepare_run(config)
     caffe = select_device(config.gpu)
     solver = caffe.SGDSolver(str(solver_path))
     shutil.rmtree(output / "snapshots" / ".staging", ignore_errors=True)  # leftovers of a kill
@@ -227,7 +227,8 @@ def train(config: TrainConfig, log=print, progress: bool = True) -> dict:
         solver.restore(str(resumed[2]))
         log(f"resumed from {resumed[2]} at iteration {solver.iter}")
     elif init is not None:
-        how = copy_init_weights(solver.net, init, str(output / "train_net.prototxt"))
+        how = copy_init_weights(solver.net, init_model, init, str(output / "train_net.prototxt"))
+        del init_model
         log(f"initialised from {init} ({how})")
     else:
         log(f"no {INIT_MODEL.name} in models/ (run `make weights`): all layers start from "
