@@ -73,7 +73,7 @@ def main(argv=None) -> int:
     from goturn_caffe.net import ModelError
     from goturn_caffe.sequences import SequenceError, open_sequence
     from goturn_caffe.track_output import TrackWriter, summary_line
-    from goturn_caffe.tracker import make_tracker
+    from goturn_caffe.tracker import check_init_box, make_tracker
 
     try:
         sequence = open_sequence(args.input)
@@ -82,6 +82,7 @@ def main(argv=None) -> int:
         if first is None:
             raise SequenceError(f"{args.input}: the first frame cannot be read")
         box = initial_box(args, sequence, first)
+        check_init_box(box, first)
         tracker = make_tracker(args.deploy, args.weights, args.gpu, args.model_format)
     except (SequenceError, ModelError, CaffeUnavailable, ValueError) as exc:
         print(f"track.py: {exc}", file=sys.stderr)

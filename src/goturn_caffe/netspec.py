@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from goturn_caffe.caffe_env import import_caffe
+from goturn_caffe.preprocess import INPUT_SIZE
 
-INPUT_SIZE = 227
 DATA_LAYER_MODULE = "goturn_caffe.data_layer"
 DATA_LAYER_CLASS = "GoturnDataLayer"
 
@@ -81,8 +81,13 @@ def _conv_params(train_conv: bool) -> list:
     return [dict(lr_mult=0, decay_mult=1), dict(lr_mult=0, decay_mult=0)]
 
 
-def _caffenet_stream(n, L, P, bottom, suffix: str, train_conv: bool):
-    """conv1..pool5 of CaffeNet on ``bottom``; layer and top names get ``suffix``."""
+def _caffenet_stream(n, L, P, bottom, layer_name, conv_params: list):
+    """conv1..pool5 of CaffeNet on ``bottom``.
+
+    ``layer_name(kind, idx)`` names layer ``kind`` ("conv", "relu", "pool",
+    "norm") number ``idx``: the authors' ``conv1`` / ``conv1_p``, OpenCV's
+    ``conv11`` / ``conv21``.  Returns the pool5 top.
+    """
     x = bottom
     for idx, name in enumerate(CONV_SHAPES, start=1):
         num_output, kernel, stride, pad, group, bias = CONV_SHAPES[name]
@@ -95,14 +100,19 @@ def _caffenet_stream(n, L, P, bottom, suffix: str, train_conv: bool):
             conv["pad"] = pad
         if group != 1:
             conv["group"] = group
-        x = n[f"{name}{suffix}"] = L.Convolution(x, param=_conv_params(train_conv),
-                                                 convolution_param=conv)
-        n[f"relu{idx}{suffix}"] = L.ReLU(x, in_place=True)
+        x = n[layer_name("conv", idx)] = L.Convolution(x, param=conv_params,
+                                                       convolution_param=conv)
+        n[layer_name("relu", idx)] = L.ReLU(x, in_place=True)
         if idx in (1, 2, 5):
-            x = n[f"pool{idx}{suffix}"] = L.Pooling(x, pool=P.Pooling.MAX, kernel_size=3, stride=2)
+            x = n[layer_name("pool", idx)] = L.Pooling(x, pool=P.Pooling.MAX, kernel_size=3, stride=2)
         if idx in (1, 2):
-            x = n[f"norm{idx}{suffix}"] = L.LRN(x, local_size=5, alpha=1e-4, beta=0.75)
+            x = n[layer_name("norm", idx)] = L.LRN(x, local_size=5, alpha=1e-4, beta=0.75)
     return x
+
+
+def _goturn_stream(n, L, P, bottom, suffix: str, train_conv: bool):
+    return _caffenet_stream(n, L, P, bottom, lambda kind, idx: f"{kind}{idx}{suffix}",
+                            _conv_params(train_conv))
 
 
 def _fc(L, bottom, name: str, num_output: int, std: float, bias: float):
@@ -144,10 +154,10 @@ def build_net(options: NetOptions, train: bool, python_data: bool = True):
     if options.current_frame_only:
         if train:  # the data layer still produces the target crop; nothing reads it
             n.silence_target = L.Silence(n.target, ntop=0)
-        x = _caffenet_stream(n, L, P, n.image, "_p", options.train_conv)
+        x = _goturn_stream(n, L, P, n.image, "_p", options.train_conv)
     else:
-        target_features = _caffenet_stream(n, L, P, n.target, "", options.train_conv)
-        image_features = _caffenet_stream(n, L, P, n.image, "_p", options.train_conv)
+        target_features = _goturn_stream(n, L, P, n.target, "", options.train_conv)
+        image_features = _goturn_stream(n, L, P, n.image, "_p", options.train_conv)
         # pool5 (N x 256 x 6 x 6) ++ pool5_p -> N x 512 x 6 x 6 = 18432 values
         x = n.pool5_concat = L.Concat(target_features, image_features, name="concat",
                                       concat_param=dict(axis=1))
@@ -170,6 +180,39 @@ def build_net(options: NetOptions, train: bool, python_data: bool = True):
     proto = n.to_proto()
     tag = variant_tag(options)
     proto.name = "GOTURN" if tag == "goturn" else f"GOTURN-{tag}"
+    return proto
+
+
+def build_opencv_goturn_net():
+    """OpenCV's GOTURN deploy net (``goturn.prototxt`` of opencv_extra), for interop only.
+
+    Not the authors' network: inputs ``data1`` (target) / ``data2`` (search),
+    streams ``conv11..pool15`` / ``conv21..pool25``, only two 4096 fc layers,
+    and a Power layer ``scale`` (x10) whose top ``out`` is in 227-pixel units.
+    """
+    caffe = import_caffe()
+    L, P = caffe.layers, caffe.params
+    n = caffe.NetSpec()
+    shape = dict(dim=[1, 3, INPUT_SIZE, INPUT_SIZE])
+    n.data1 = L.Input(input_param=dict(shape=shape))
+    n.data2 = L.Input(input_param=dict(shape=shape))
+    trainable = _conv_params(train_conv=True)
+    streams = [_caffenet_stream(n, L, P, data, lambda kind, idx, s=stream: f"{kind}{s}{idx}", trainable)
+               for stream, data in ((1, n.data1), (2, n.data2))]
+    x = n.poolConcat = L.Concat(*streams, name="concat1", concat_param=dict(axis=1))
+    fc_params = [dict(lr_mult=1, decay_mult=1), dict(lr_mult=2, decay_mult=0)]
+    for idx in (6, 7):
+        x = n[f"fc{idx}"] = L.InnerProduct(x, param=fc_params, inner_product_param=dict(
+            num_output=HIDDEN_FC, weight_filler=dict(type="gaussian", std=0.005),
+            bias_filler=dict(type="constant", value=1)))
+        n[f"relu{idx}"] = L.ReLU(x, in_place=True)
+        n[f"drop{idx}"] = L.Dropout(x, in_place=True, dropout_ratio=DROPOUT_RATIO)
+    n.fc8 = L.InnerProduct(x, param=fc_params, inner_product_param=dict(
+        num_output=4, weight_filler=dict(type="gaussian", std=0.01),
+        bias_filler=dict(type="constant", value=0)))
+    n.out = L.Power(n.fc8, name="scale", power_param=dict(scale=10))
+    proto = n.to_proto()
+    proto.name = "GOTURN"
     return proto
 
 
@@ -223,6 +266,8 @@ def generated_files() -> dict:
         build_net(base, train=False))
     add("goturn_solver.prototxt", "The authors' solver; solver_mode is chosen at run time.",
         build_solver("prototxt/goturn_train.prototxt"))
+    add("opencv/goturn.prototxt", "OpenCV's GOTURN architecture (interop: --model-format opencv).",
+        build_opencv_goturn_net())
     for name, options in VARIANTS.items():
         add(f"variants/goturn_train_{name}.prototxt", f"Variant {name}: training net.",
             build_net(options, train=True))

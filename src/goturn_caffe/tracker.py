@@ -23,7 +23,7 @@ from goturn_caffe.boxes import Box
 from goturn_caffe.caffe_env import select_device
 from goturn_caffe.cropping import crop_and_resize, decode_box
 from goturn_caffe.net import DEPLOY_PROTOTXT, TRAINED_MODEL, load_net
-from goturn_caffe.preprocess import preprocess_batch
+from goturn_caffe.preprocess import INPUT_SIZE, preprocess_batch
 
 
 def check_init_box(box: Box, frame: np.ndarray, where: str = "initial box") -> None:
@@ -50,6 +50,7 @@ class BatchedTracker:
         self.previous_frames: list = []
         self.boxes: list = []
         self.last_timing = {}
+        self._crops = np.empty((2, 0, INPUT_SIZE, INPUT_SIZE, 3), np.uint8)
 
     @property
     def size(self) -> int:
@@ -75,12 +76,16 @@ class BatchedTracker:
         if len(frames) != self.size:
             raise ValueError(f"{len(frames)} frames for {self.size} targets")
         start = time.perf_counter()
-        # Target crops: previous frame at the previous estimate; search crops:
-        # current frame at the same box (the authors' tracker, no motion model).
-        targets = [crop_and_resize(prev, box)[0] for prev, box in zip(self.previous_frames, self.boxes)]
-        searches, geometries = zip(*(crop_and_resize(frame, box) for frame, box in zip(frames, self.boxes)))
-        preprocess_batch(np.stack(targets), out=self.net.blobs[self.target_input].data)
-        preprocess_batch(np.stack(searches), out=self.net.blobs[self.search_input].data)
+        if self._crops.shape[1] != self.size:  # (2, N, 227, 227, 3): target and search crops
+            self._crops = np.empty((2, self.size, INPUT_SIZE, INPUT_SIZE, 3), np.uint8)
+        geometries = []
+        for i, (previous, frame, box) in enumerate(zip(self.previous_frames, frames, self.boxes)):
+            # Target: previous frame at the previous estimate; search: current frame
+            # at the same box (the authors' tracker: no motion model).
+            crop_and_resize(previous, box, out=self._crops[0, i])
+            geometries.append(crop_and_resize(frame, box, out=self._crops[1, i])[1])
+        preprocess_batch(self._crops[0], out=self.net.blobs[self.target_input].data)
+        preprocess_batch(self._crops[1], out=self.net.blobs[self.search_input].data)
         prepared = time.perf_counter()
         outputs = self.net.forward()[self.output_name].reshape(self.size, -1)
         network = time.perf_counter()

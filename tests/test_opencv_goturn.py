@@ -1,0 +1,61 @@
+"""OpenCV's GOTURN model through our pycaffe tracker equals cv2.TrackerGOTURN (issue 10)."""
+
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import REPO_ROOT
+from goturn_caffe.boxes import Box
+from goturn_caffe.opencv_goturn import OPENCV_DEPLOY, OpenCVGoturnTracker, intersect_frame
+
+SAMPLE_CAR = REPO_ROOT / "data" / "sample" / "vot" / "car"
+
+
+@pytest.fixture(scope="module")
+def opencv_model(caffe, tmp_path_factory):
+    """OpenCV's architecture with random weights saved by pycaffe; fc8's bias makes
+    the untrained net answer 'the middle half of the patch' (x10 by the scale layer)
+    so the boxes stay sensible and still depend on the random weights."""
+    from goturn_caffe.net import load_net
+
+    net = load_net(OPENCV_DEPLOY)
+    net.params["fc8"][1].data[...] = np.array([56.75, 56.75, 170.25, 170.25]) / 10
+    folder = tmp_path_factory.mktemp("opencv_goturn")
+    net.save(str(folder / "goturn.caffemodel"))
+    shutil.copy(OPENCV_DEPLOY, folder / "goturn.prototxt")
+    return net, folder
+
+
+def test_same_boxes_as_cv2_tracker_goturn_on_every_frame(opencv_model):
+    net, folder = opencv_model
+    frames = [cv2.imread(str(p)) for p in sorted(SAMPLE_CAR.glob("*.jpg"))]
+    params = cv2.TrackerGOTURN_Params()
+    params.modelTxt, params.modelBin = str(folder / "goturn.prototxt"), str(folder / "goturn.caffemodel")
+    reference = cv2.TrackerGOTURN_create(params)
+    ours = OpenCVGoturnTracker(net=net)
+    init = (6, 166, 43, 27)  # the car's first ground-truth box, as OpenCV's integer Rect
+    reference.init(frames[0], init)
+    ours.init(frames[0], Box.from_xywh(*init))
+    moved = 0
+    for frame in frames[1:]:
+        _, expected = reference.update(frame)
+        got = ours.update(frame).to_xywh()
+        assert np.abs(np.array(got) - np.array(expected)).max() <= 1, (got, expected)
+        moved += tuple(expected) != init
+    assert moved > 0  # the comparison exercised real, changing boxes
+
+
+def test_rect_intersection_matches_opencv():
+    assert intersect_frame(-5, 10, 20, 20, 100, 50) == (0, 10, 15, 20)
+    assert intersect_frame(90, 40, 20, 20, 100, 50) == (90, 40, 10, 10)
+    assert intersect_frame(200, 10, 5, 5, 100, 50) == (0, 0, 0, 0)
+
+
+def test_authors_layout_check_names_opencv_files(opencv_model):
+    from goturn_caffe.net import DEPLOY_PROTOTXT, ModelError, load_net
+
+    _, folder = opencv_model
+    with pytest.raises(ModelError, match="use --model-format opencv"):
+        load_net(DEPLOY_PROTOTXT, folder / "goturn.caffemodel")
