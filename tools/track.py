@@ -43,6 +43,9 @@ def parse_args(argv=None):
     parser.add_argument("--deploy", default=str(DEPLOY_PROTOTXT), help="deploy prototxt")
     parser.add_argument("--model-format", choices=["goturn", "opencv"], default="goturn",
                         help="goturn: the authors' layout; opencv: OpenCV's goturn.prototxt/.caffemodel")
+    parser.add_argument("--finetune", action="store_true",
+                        help="online fine-tuning (paper's Appendix B): one fc SGD step per frame "
+                             "at lr 1e-9 on the tracker's own output (off by default)")
     parser.add_argument("--gpu", type=int, help="GPU id (default: CPU)")
     return parser.parse_args(argv)
 
@@ -83,7 +86,12 @@ def main(argv=None) -> int:
             raise SequenceError(f"{args.input}: the first frame cannot be read")
         box = initial_box(args, sequence, first)
         check_init_box(box, first)
-        tracker = make_tracker(args.deploy, args.weights, args.gpu, args.model_format)
+        deploy = args.deploy
+        if args.model_format == "opencv" and deploy == str(DEPLOY_PROTOTXT):
+            from goturn_caffe.opencv_goturn import OPENCV_DEPLOY
+
+            deploy = str(OPENCV_DEPLOY)
+        tracker = make_tracker(deploy, args.weights, args.gpu, args.model_format, args.finetune)
     except (SequenceError, ModelError, CaffeUnavailable, ValueError) as exc:
         print(f"track.py: {exc}", file=sys.stderr)
         return 2

@@ -175,8 +175,16 @@ def track_sequence(tracker, frames, init_box: Box, on_box=None) -> TrackResult:
     return result
 
 
-def make_tracker(deploy, weights, gpu: Optional[int] = None, model_format: str = "goturn"):
-    """A tracker for the authors' model layout, or for OpenCV's GOTURN model files."""
+def make_tracker(deploy, weights, gpu: Optional[int] = None, model_format: str = "goturn",
+                 finetune: bool = False):
+    """A tracker for the authors' model layout, or for OpenCV's GOTURN model files;
+    ``finetune`` adds the paper's online fine-tuning (Appendix B)."""
+    if finetune:
+        if model_format != "goturn":
+            raise ValueError("online fine-tuning needs the authors' model layout (--model-format goturn)")
+        from goturn_caffe.finetune import OnlineFinetuningTracker
+
+        return OnlineFinetuningTracker(GoturnTracker(deploy, weights, gpu=gpu))
     if model_format == "opencv":
         from goturn_caffe.opencv_goturn import OpenCVGoturnTracker
 
