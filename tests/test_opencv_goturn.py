@@ -8,20 +8,20 @@ import pytest
 
 from conftest import REPO_ROOT
 from goturn_caffe.boxes import Box
-from goturn_caffe.opencv_goturn import OPENCV_DEPLOY, OpenCVGoturnTracker, intersect_frame
+from goturn_caffe.opencv_goturn import (OPENCV_DEPLOY, OpenCVGoturnTracker, centre_box_bias,
+                                        intersect_frame)
 
 SAMPLE_CAR = REPO_ROOT / "data" / "sample" / "vot" / "car"
 
 
 @pytest.fixture(scope="module")
 def opencv_model(caffe, tmp_path_factory):
-    """OpenCV's architecture with random weights saved by pycaffe; fc8's bias makes
-    the untrained net answer 'the middle half of the patch' (x10 by the scale layer)
-    so the boxes stay sensible and still depend on the random weights."""
+    """OpenCV's architecture with random weights saved by pycaffe (fc8's bias set by
+    centre_box_bias, so the boxes stay sensible and still depend on the weights)."""
     from goturn_caffe.net import load_net
 
     net = load_net(OPENCV_DEPLOY)
-    net.params["fc8"][1].data[...] = np.array([56.75, 56.75, 170.25, 170.25]) / 10
+    centre_box_bias(net)
     folder = tmp_path_factory.mktemp("opencv_goturn")
     net.save(str(folder / "goturn.caffemodel"))
     shutil.copy(OPENCV_DEPLOY, folder / "goturn.prototxt")

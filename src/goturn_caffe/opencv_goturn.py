@@ -33,6 +33,13 @@ INPUT_SIZE = 227
 OPENCV_MEAN = 128.0
 
 
+def centre_box_bias(net) -> None:
+    """Make an untrained OpenCV-architecture net answer 'the middle half of the
+    patch' (fc8's bias; x10 by the scale layer = 227-pixel units), so random
+    weights give sensible, content-dependent boxes instead of a collapsed one."""
+    net.params["fc8"][1].data[...] = np.array([0.25, 0.25, 0.75, 0.75]) * INPUT_SIZE / 10
+
+
 def _f32(value) -> np.float32:
     return np.float32(value)
 

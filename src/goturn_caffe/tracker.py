@@ -56,8 +56,13 @@ class BatchedTracker:
     def size(self) -> int:
         return len(self.boxes)
 
+    @property
+    def uses_target(self) -> bool:
+        """False for the current-frame-only variant (the paper's Figure 7)."""
+        return self.target_input in self.net.blobs
+
     def _reshape(self, n: int) -> None:
-        for name in (self.target_input, self.search_input):
+        for name in (self.target_input, self.search_input)[0 if self.uses_target else 1:]:
             blob = self.net.blobs[name]
             if blob.data.shape[0] != n:
                 blob.reshape(n, *blob.data.shape[1:])
@@ -82,9 +87,11 @@ class BatchedTracker:
         for i, (previous, frame, box) in enumerate(zip(self.previous_frames, frames, self.boxes)):
             # Target: previous frame at the previous estimate; search: current frame
             # at the same box (the authors' tracker: no motion model).
-            crop_and_resize(previous, box, out=self._crops[0, i])
+            if self.uses_target:
+                crop_and_resize(previous, box, out=self._crops[0, i])
             geometries.append(crop_and_resize(frame, box, out=self._crops[1, i])[1])
-        preprocess_batch(self._crops[0], out=self.net.blobs[self.target_input].data)
+        if self.uses_target:
+            preprocess_batch(self._crops[0], out=self.net.blobs[self.target_input].data)
         preprocess_batch(self._crops[1], out=self.net.blobs[self.search_input].data)
         prepared = time.perf_counter()
         outputs = self.net.forward()[self.output_name].reshape(self.size, -1)
