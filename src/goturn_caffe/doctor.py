@@ -22,7 +22,8 @@ def main() -> int:
     cuda = flags.get("cuda")
     mode = ("CUDA " + ",".join("sm_" + a for a in cuda["arch"]) + (" + cuDNN" if cuda["cudnn"] else "")
             if cuda else "CPU only")
-    print(f"build:         {mode}, Python {flags.get('python', '?')}, python layer "
+    version = str(flags.get("python", "?"))
+    print(f"build:         {mode}, Python {version[0]}.{version[1:]}, python layer "
           f"{'on' if flags.get('with_python_layer') else 'off'}, BLAS {flags.get('blas', '?')}")
     print(f"build dir:     {info.get('build_dir', '?')} (built {info.get('built_at', '?')})")
     print(f"patch set:     sha256 {info.get('patch_set_sha256', '?')[:16]}")
