@@ -37,10 +37,11 @@ deps:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
 	    --no-install-recommends $(DEB_PACKAGES) >/dev/null; fi
 
-$(VENV)/.installed: requirements.txt setup.py
+$(VENV)/.installed: requirements.txt requirements-vot.txt setup.py
 	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found (Caffe's Boost.Python is built for it; set PYTHON=...)"; exit 2; }
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -r requirements-vot.txt
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
 	@touch $@
 

@@ -8,5 +8,6 @@ setup(
     packages=find_packages("src"),
     python_requires=">=3.10",
     # The pinned versions live in requirements.txt; Caffe is built by `make caffe`.
-    install_requires=["numpy", "opencv-python-headless", "lmdb", "tqdm", "protobuf"],
+    # contrib: KCF/CSRT and cv2.TrackerGOTURN; OpenCV 5 dropped its Caffe importer.
+    install_requires=["numpy", "opencv-contrib-python-headless>=4.5,<5", "lmdb", "tqdm", "protobuf"],
 )

@@ -1,0 +1,174 @@
+"""VOT sequence reader: the VOT2014 (legacy) and VOT2016+ layouts.
+
+A VOT dataset folder holds ``list.txt`` (one sequence name per line) and one
+folder per sequence with ``groundtruth.txt``: one region per frame, either a
+polygon ``x1,y1,x2,y2,x3,y3,x4,y4`` or a rectangle ``x,y,w,h`` (commas).
+Images are ``%08d.jpg`` in the sequence folder (VOT2014/2015) or in ``color/``
+(VOT2016+, which also has a ``sequence`` metadata file naming the pattern).
+Per-frame attribute tags are files ``<tag>.label`` (VOT2014) or ``<tag>.tag``
+(later), one ``0``/``1`` line per frame.
+
+Every frame keeps its raw region (``Frame.region``, the numbers of the line;
+the VOT protocol measures overlap against it) and its min/max box
+(``Frame.box``, what a rectangle tracker is initialised with).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Optional
+
+from goturn_caffe.boxes import Box
+from goturn_caffe.datasets.base import Frame, SkipReport, Video
+from goturn_caffe.datasets.image_io import DatasetError
+
+GROUNDTRUTH = "groundtruth.txt"
+LIST_FILE = "list.txt"
+METADATA_FILE = "sequence"
+COLOR_FOLDER = "color"
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+TAG_SUFFIXES = (".tag", ".label")
+_SEPARATORS = re.compile(r"[,\s]+")
+
+
+def parse_region(line: str) -> tuple:
+    """One ground-truth line -> its numbers: 4 (rectangle x,y,w,h) or an even
+    count >= 6 (polygon). ValueError when malformed, non-finite or empty."""
+    values = [v for v in _SEPARATORS.split(line.strip()) if v]
+    try:
+        numbers = tuple(float(v) for v in values)
+    except ValueError:
+        raise ValueError(f"non-numeric value in {line.strip()!r}") from None
+    if len(numbers) != 4 and (len(numbers) < 6 or len(numbers) % 2):
+        raise ValueError(f"expected 4 (x,y,w,h) or an even number >= 6 (polygon) of values, "
+                         f"got {len(numbers)}")
+    if not all(math.isfinite(v) for v in numbers):
+        raise ValueError(f"non-finite value in {line.strip()!r}")
+    return numbers
+
+
+def read_metadata(sequence_dir: Path) -> dict:
+    """The VOT2016+ ``sequence`` file (``key=value`` lines) as a dict; {} when absent."""
+    path = sequence_dir / METADATA_FILE
+    if not path.is_file():
+        return {}
+    pairs = (line.split("=", 1) for line in path.read_text(errors="replace").splitlines()
+             if "=" in line)
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+def image_paths(sequence_dir: Path) -> list:
+    """The sequence's frames in order: the ``sequence`` file's ``channels.color``
+    folder, else ``color/``, else the sequence folder itself (VOT2014)."""
+    pattern = read_metadata(sequence_dir).get("channels.color")
+    if pattern:
+        folder = (sequence_dir / pattern).parent
+    elif (sequence_dir / COLOR_FOLDER).is_dir():
+        folder = sequence_dir / COLOR_FOLDER
+    else:
+        folder = sequence_dir
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def read_tags(sequence_dir: Path, num_frames: int, report: SkipReport) -> list:
+    """Per-frame tag sets from ``*.tag`` / ``*.label`` files -> list[frozenset] (num_frames).
+
+    A file shorter than the sequence leaves the remaining frames untagged (as
+    the VOT toolkit does); a line other than 0/1 is recorded and read as 0.
+    """
+    tags = [set() for _ in range(num_frames)]
+    for path in sorted(p for p in sequence_dir.iterdir() if p.suffix in TAG_SUFFIXES):
+        lines = path.read_text(errors="replace").splitlines()
+        if len(lines) > num_frames:
+            report.skip(path, f"tag lines beyond the last frame: {len(lines)} lines for "
+                              f"{num_frames} frames, extra lines ignored")
+        for line_number, line in enumerate(lines[:num_frames], 1):
+            value = line.strip()
+            if value == "1":
+                tags[line_number - 1].add(path.stem)
+            elif value not in ("0", ""):
+                report.skip(f"{path}:{line_number}", f"bad tag line: expected 0 or 1, got {value!r}")
+    return [frozenset(t) for t in tags]
+
+
+def load_vot_sequence(sequence_dir: str | Path, report: Optional[SkipReport] = None) -> Video:
+    """Read one VOT sequence folder -> Video with one Frame per image.
+
+    Line i of ``groundtruth.txt`` is frame i. A bad line leaves its frame
+    without region and box and is recorded in ``report``; so are ground-truth
+    lines beyond the last image and images beyond the last line. Raises
+    :class:`DatasetError` when the sequence is unusable (no images, no ground
+    truth, no usable line).
+    """
+    sequence_dir = Path(sequence_dir)
+    report = report if report is not None else SkipReport()
+    groundtruth = sequence_dir / GROUNDTRUTH
+    if not groundtruth.is_file():
+        raise DatasetError(sequence_dir, f"missing ground truth: no {GROUNDTRUTH}")
+    paths = image_paths(sequence_dir)
+    if not paths:
+        raise DatasetError(sequence_dir, "empty sequence: no images")
+    lines = groundtruth.read_text(errors="replace").splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if len(lines) != len(paths):
+        report.skip(groundtruth, f"frame count mismatch: {len(lines)} ground-truth lines for "
+                                 f"{len(paths)} images, unmatched frames have no region")
+    regions: list = [None] * len(paths)
+    for line_number, line in enumerate(lines[:len(paths)], 1):
+        try:
+            regions[line_number - 1] = parse_region(line)
+        except ValueError as exc:
+            report.skip(f"{groundtruth}:{line_number}", f"bad annotation line: {exc}")
+    if not any(r is not None for r in regions):
+        raise DatasetError(groundtruth, "no usable annotation")
+    tags = read_tags(sequence_dir, len(paths), report)
+    frames = [Frame(str(path), None if region is None else Box.from_polygon(region), region, tag)
+              for path, region, tag in zip(paths, regions, tags)]
+    return Video(sequence_dir.name, frames, "vot")
+
+
+def sequence_names(root: Path) -> list:
+    """The names in ``list.txt``, else every sub-folder with a ground truth (sorted)."""
+    listing = root / LIST_FILE
+    if listing.is_file():
+        return [line.strip() for line in listing.read_text(errors="replace").splitlines()
+                if line.strip()]
+    return sorted(p.name for p in root.iterdir() if (p / GROUNDTRUTH).is_file())
+
+
+def load_vot(root: str | Path, sequences: Optional[list] = None,
+             report: Optional[SkipReport] = None) -> list:
+    """Read a VOT dataset folder (or one sequence folder) -> list[Video].
+
+    ``sequences``: names to load (default: all of ``list.txt``); a name that is
+    not in the dataset raises :class:`DatasetError`. An unusable sequence is
+    recorded in ``report`` and skipped.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(root, "missing folder: VOT root does not exist")
+    report = report if report is not None else SkipReport()
+    if (root / GROUNDTRUTH).is_file():
+        return [load_vot_sequence(root, report)]
+    names = sequence_names(root)
+    if sequences is not None:
+        unknown = [name for name in sequences if name not in names]
+        if unknown:
+            raise DatasetError(root, f"unknown sequence(s) {', '.join(unknown)}; "
+                                     f"available: {', '.join(names)}")
+        names = list(sequences)
+    if not names:
+        raise DatasetError(root, f"no VOT sequence found (expected {LIST_FILE} or "
+                                 f"<sequence>/{GROUNDTRUTH})")
+    videos = []
+    for name in names:
+        try:
+            videos.append(load_vot_sequence(root / name, report))
+        except DatasetError as exc:
+            report.skip(exc.source, exc.reason)
+    return videos

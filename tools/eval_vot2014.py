@@ -1,0 +1,109 @@
+#!/usr/bin/env python
+"""Score trackers with the VOT2014 protocol (the paper's Table 2 experiments).
+
+Runs the supervised, reset-based VOT2014 experiments on a VOT-format dataset:
+initialise on the first frame; a frame whose overlap with the ground truth is
+0 is a failure and the tracker is re-initialised 5 frames later; accuracy is
+the mean overlap ignoring 10 frames after each (re)initialisation, robustness
+the number of failures. `baseline` starts from the exact ground truth;
+`region_noise` from a perturbed one (15 repetitions; a deterministic tracker
+stops after 3 identical ones). Overlaps are computed as the VOT toolkit does.
+
+Writes under --output:
+  <tracker>/<experiment>/<sequence>/<sequence>_<rep>.txt   VOT results layout
+  summary.json, summary.md (ours beside GOTURN's Table 2 row), ar_plot.png
+Finished repetitions are kept when a run is interrupted; rerunning skips them.
+Every tracker with results under --output (and --compare folders) is scored
+and ranked together.
+
+Examples:
+  python tools/eval_vot2014.py --tracker static --output output/vot
+  python tools/eval_vot2014.py --tracker static,kcf,csrt --experiments baseline,region_noise
+  python tools/eval_vot2014.py --tracker goturn --weights models/goturn.caffemodel --gpu 0
+  python tools/eval_vot2014.py --tracker kcf --sequences car,bag --no-efo
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+from goturn_caffe.datasets.image_io import DatasetError
+from goturn_caffe.paths import OUTPUT_DIR, REPO_ROOT, shared_data_dir
+from goturn_caffe.vot.experiment import DEFAULT_SEED, EXPERIMENTS
+from goturn_caffe.vot.results import ResultsError
+from goturn_caffe.vot.trackers import TRACKER_NAMES
+
+
+def default_dataset() -> Path:
+    """The shared VOT subset when present, else the sample bundled in data/sample/vot."""
+    shared = shared_data_dir() / "vot"
+    return shared if shared.is_dir() else REPO_ROOT / "data" / "sample" / "vot"
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    default = default_dataset()
+    parser.add_argument("--tracker", default="static",
+                        help=f"comma-separated trackers: {', '.join(TRACKER_NAMES)} (default static)")
+    parser.add_argument("--name", help="results folder name for a single tracker "
+                                       "(default: the tracker's name; e.g. goturn_iter450k)")
+    parser.add_argument("--dataset", default=str(default),
+                        help=f"VOT dataset folder with list.txt (default {default})")
+    parser.add_argument("--output", default=str(OUTPUT_DIR / "vot2014"),
+                        help="results and summary folder (default output/vot2014)")
+    parser.add_argument("--sequences", help="comma-separated subset of the sequences")
+    parser.add_argument("--experiments", default="baseline,region_noise",
+                        help=f"comma-separated: {', '.join(EXPERIMENTS)} (default both)")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
+                        help=f"seed of the region_noise initialisations (default {DEFAULT_SEED}; "
+                             "keep it to give every tracker the same noisy starts)")
+    parser.add_argument("--compare", nargs="*", default=[], metavar="DIR",
+                        help="other VOT results roots (<DIR>/<tracker>/<experiment>/...) to rank against")
+    parser.add_argument("--no-efo", action="store_true",
+                        help="skip timing the EFO reference filter (about a second)")
+    goturn = parser.add_argument_group("goturn tracker")
+    goturn.add_argument("--weights", help="trained .caffemodel (default models/goturn.caffemodel)")
+    goturn.add_argument("--deploy", help="deploy prototxt (default prototxt/goturn_deploy.prototxt)")
+    goturn.add_argument("--model-format", choices=["goturn", "opencv"], default="goturn",
+                        help="goturn: the authors' layout; opencv: OpenCV's GOTURN model files")
+    goturn.add_argument("--gpu", type=int, help="GPU id (default: CPU)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from goturn_caffe.vot.evaluate import evaluate
+    from goturn_caffe.vot.experiment import parse_experiments
+    from goturn_caffe.vot.speed import efo_reference_seconds
+
+    names = [n.strip() for n in args.tracker.split(",") if n.strip()]
+    unknown = [n for n in names if n not in TRACKER_NAMES]
+    if unknown or not names:
+        sys.exit(f"--tracker: unknown {', '.join(unknown) or '(none)'}; choose from {', '.join(TRACKER_NAMES)}")
+    if args.name and len(names) != 1:
+        sys.exit("--name needs exactly one --tracker")
+    try:
+        experiments = [e.name for e in parse_experiments(args.experiments)]
+    except ValueError as exc:
+        sys.exit(f"--experiments: {exc}")
+    if not Path(args.dataset).is_dir():
+        sys.exit(f"--dataset {args.dataset}: no such folder (give a VOT folder with list.txt)")
+    sequences = [s.strip() for s in args.sequences.split(",") if s.strip()] if args.sequences else None
+    options = {"deploy": args.deploy, "weights": args.weights, "gpu": args.gpu,
+               "model_format": args.model_format} if "goturn" in names else {}
+    try:
+        summary = evaluate([(args.name or n, n) for n in names], Path(args.dataset), Path(args.output),
+                           experiments, sequences, args.seed, options, tuple(args.compare),
+                           None if args.no_efo else efo_reference_seconds())
+    except (DatasetError, ResultsError) as exc:
+        sys.exit(str(exc))
+    except KeyboardInterrupt:
+        sys.exit(f"interrupted: finished repetitions are kept in {args.output}; rerun to resume")
+    print(Path(summary["files"]["markdown"]).read_text())
+    print("wrote " + ", ".join(summary["files"].values()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

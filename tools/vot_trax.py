@@ -1,0 +1,16 @@
+#!/usr/bin/env python
+"""TraX server for the official VOT toolkit: runs one of our trackers as an
+external tracker (static, kcf, csrt or goturn).
+
+The toolkit starts this script and talks TraX over stdin/stdout; it is not
+meant to be run by hand. trackers.ini stanza and workflow: docs/vot_toolkit.md.
+
+  python tools/vot_trax.py --tracker goturn --weights models/goturn.caffemodel --gpu 0
+"""
+
+import sys
+
+from goturn_caffe.vot.trax_server import main
+
+if __name__ == "__main__":
+    sys.exit(main())
