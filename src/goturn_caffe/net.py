@@ -82,22 +82,42 @@ def _same_shape(model_shape: tuple, net_shape: tuple) -> bool:
         all(d == 1 for d in model_shape[:4 - len(net_shape)])
 
 
+def _weighted_layers(model) -> dict:
+    """``{layer name: LayerParameter}`` of the layers of a parsed model that hold weights
+    (``layers``: the V1 format of old files such as bvlc_reference_caffenet)."""
+    return {layer.name: layer for layer in (list(model.layer) or list(model.layers)) if layer.blobs}
+
+
 def model_blob_shapes(model) -> dict:
     """``{layer name: [blob shapes]}`` of the layers of a parsed model that hold weights."""
-    layers = list(model.layer) or list(model.layers)
-    return {layer.name: [blob_shape(b) for b in layer.blobs] for layer in layers if layer.blobs}
+    return {name: [blob_shape(b) for b in layer.blobs]
+            for name, layer in _weighted_layers(model).items()}
 
 
-def check_fit(net, net_name: str, model, model_path, require_all: bool = True) -> list:
+def blob_value_count(blob) -> int:
+    """How many values a BlobProto holds (Caffe reads ``double_data`` when it has any)."""
+    return len(blob.double_data) or len(blob.data)
+
+
+def check_fit(net, net_name: str, model, model_path, require_all: bool = True, *,
+              allow_unused: bool = True, only=None) -> list:
     """Check that ``model`` fits ``net`` before Caffe would abort on it.
 
     Returns the names of the matched layers.  Raises ModelError when a layer
-    has the wrong number or shapes of blobs, when no layer matches, or (with
-    ``require_all``) when a layer of the net has no weights in the file.
+    has the wrong number or shapes of blobs or a blob holds fewer or more
+    values than its shape (a file cut inside a layer), when no layer matches,
+    with ``require_all`` when a layer of the net has no weights in the file,
+    and without ``allow_unused`` when the file has weights for a layer the
+    net lacks (a model trained with a different prototxt).  ``only`` (layer
+    names) restricts the check to those layers of the net.
     """
+    layers = _weighted_layers(model)
     shapes = model_blob_shapes(model)
     matched, missing = [], []
+    wanted = set(net.params if only is None else only)
     for name, blobs in net.params.items():
+        if name not in wanted:
+            continue
         if name not in shapes:
             missing.append(name)
             continue
@@ -110,6 +130,10 @@ def check_fit(net, net_name: str, model, model_path, require_all: bool = True) -
             if not _same_shape(got, want):
                 raise ModelError(f"{model_path}: layer {name} blob {idx} has shape {got}, "
                                  f"{net_name} expects {want}")
+            values = blob_value_count(layers[name].blobs[idx])
+            if values != int(np.prod(want)):
+                raise ModelError(f"{model_path}: layer {name} blob {idx} holds {values} values "
+                                 f"for shape {got} (a truncated or corrupt file)")
         matched.append(name)
     if not matched:
         raise ModelError(
@@ -119,20 +143,30 @@ def check_fit(net, net_name: str, model, model_path, require_all: bool = True) -
                if "conv11" in shapes else ""))
     if require_all and missing:
         raise ModelError(f"{model_path}: has no weights for layers {', '.join(missing)} of {net_name}")
+    unused = [name for name in shapes if name not in net.params]
+    if not allow_unused and unused:
+        raise ModelError(f"{model_path}: has weights for layers {', '.join(unused)} that "
+                         f"{net_name} does not have (trained with a different prototxt?)")
     return matched
 
 
 def load_net(prototxt, weights=None, train: bool = False, require_all: bool = True):
     """A ``caffe.Net`` from ``prototxt`` with ``weights`` checked and copied in.
 
-    Without weights the net keeps its fillers' random values.
+    Without weights the net keeps its fillers' random values.  With
+    ``require_all`` the file must hold exactly the net's weighted layers
+    (none missing, none extra); otherwise the layers it shares with the net
+    are copied and the rest keep their fillers.
     """
     caffe = import_caffe()
     prototxt = Path(prototxt)
     read_net_prototxt(prototxt)  # a clear error for a bad file, before Caffe sees it
+    # A file that is no model at all fails here, before the net is built.
+    model = read_caffemodel(weights) if weights is not None else None
     net = caffe.Net(str(prototxt), caffe.TRAIN if train else caffe.TEST)
-    if weights is not None:
-        check_fit(net, str(prototxt), read_caffemodel(weights), weights, require_all)
+    if model is not None:
+        check_fit(net, str(prototxt), model, weights, require_all, allow_unused=not require_all)
+        del model  # the parsed copy; Caffe reads the file itself
         net.copy_from(str(weights))
     return net
 

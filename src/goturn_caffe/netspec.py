@@ -200,19 +200,46 @@ def build_opencv_goturn_net():
     streams = [_caffenet_stream(n, L, P, data, lambda kind, idx, s=stream: f"{kind}{s}{idx}", trainable)
                for stream, data in ((1, n.data1), (2, n.data2))]
     x = n.poolConcat = L.Concat(*streams, name="concat1", concat_param=dict(axis=1))
+    _caffenet_classifier(n, L, x, (HIDDEN_FC, HIDDEN_FC, 4))
+    n.out = L.Power(n.fc8, name="scale", power_param=dict(scale=10))
+    proto = n.to_proto()
+    proto.name = "GOTURN"
+    return proto
+
+
+def _caffenet_classifier(n, L, bottom, widths: tuple):
+    """CaffeNet's fc6 relu6 drop6 fc7 relu7 drop7 fc8 (``widths``: the three
+    num_outputs), with CaffeNet's lr_mult 1/2 and fillers."""
     fc_params = [dict(lr_mult=1, decay_mult=1), dict(lr_mult=2, decay_mult=0)]
-    for idx in (6, 7):
+    x = bottom
+    for idx, width in zip((6, 7), widths[:2]):
         x = n[f"fc{idx}"] = L.InnerProduct(x, param=fc_params, inner_product_param=dict(
-            num_output=HIDDEN_FC, weight_filler=dict(type="gaussian", std=0.005),
+            num_output=width, weight_filler=dict(type="gaussian", std=0.005),
             bias_filler=dict(type="constant", value=1)))
         n[f"relu{idx}"] = L.ReLU(x, in_place=True)
         n[f"drop{idx}"] = L.Dropout(x, in_place=True, dropout_ratio=DROPOUT_RATIO)
     n.fc8 = L.InnerProduct(x, param=fc_params, inner_product_param=dict(
-        num_output=4, weight_filler=dict(type="gaussian", std=0.01),
+        num_output=widths[2], weight_filler=dict(type="gaussian", std=0.01),
         bias_filler=dict(type="constant", value=0)))
-    n.out = L.Power(n.fc8, name="scale", power_param=dict(scale=10))
+
+
+def build_caffenet_net(fc_widths: tuple = (HIDDEN_FC, HIDDEN_FC, 1000)):
+    """bvlc_reference_caffenet's deploy architecture, the donor of GOTURN's convolutions:
+    input ``data`` 1x3x227x227, conv1..pool5, fc6, fc7, fc8 and softmax ``prob``.
+
+    ``fc_widths`` (fc6, fc7, fc8 outputs; ImageNet's 4096, 4096, 1000 by
+    default) may be made small where only the convolutions matter (tests of
+    the net surgery, which reads conv1..conv5 alone).
+    """
+    caffe = import_caffe()
+    L, P = caffe.layers, caffe.params
+    n = caffe.NetSpec()
+    n.data = L.Input(input_param=dict(shape=dict(dim=[1, 3, INPUT_SIZE, INPUT_SIZE])))
+    x = _caffenet_stream(n, L, P, n.data, lambda kind, idx: f"{kind}{idx}", _conv_params(train_conv=True))
+    _caffenet_classifier(n, L, x, fc_widths)
+    n.prob = L.Softmax(n.fc8)
     proto = n.to_proto()
-    proto.name = "GOTURN"
+    proto.name = "CaffeNet"
     return proto
 
 

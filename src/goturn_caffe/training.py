@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
+
 from goturn_caffe.batches import BatchConfig
 from goturn_caffe.caffe_env import select_device
 from goturn_caffe.data_layer import parse_params
@@ -111,22 +113,13 @@ def copy_init_weights(net, model, init_path: Path, net_name: str) -> str:
         net.copy_from(str(init_path))
         return "all layers"
     except ModelError:
-        conv_layers = {name for name in net.params if name.startswith("conv")}
-        shapes_ok = check_fit(_SubNet(net, conv_layers), net_name, model, init_path, True)
+        conv_layers = [name for name in net.params if name.startswith("conv")]
+        matched = check_fit(net, net_name, model, init_path, require_all=True, only=conv_layers)
         layers = {layer.name: layer for layer in (list(model.layer) or list(model.layers))}
-        import numpy as np
-
-        for name in shapes_ok:
+        for name in matched:
             for blob, proto in zip(net.params[name], layers[name].blobs):
                 blob.data[...] = np.asarray(proto.data, dtype=np.float32).reshape(blob.data.shape)
-        return f"convolutions only ({len(shapes_ok)} layers; fc layers differ in this variant)"
-
-
-class _SubNet:
-    """A view of a net restricted to some parameter layers (for check_fit)."""
-
-    def __init__(self, net, names):
-        self.params = {k: v for k, v in net.params.items() if k in names}
+        return f"convolutions only ({len(matched)} layers; fc layers differ in this variant)"
 
 
 def prepare_run(config: TrainConfig):

@@ -1,0 +1,147 @@
+"""GOTURN's initial weights: ImageNet CaffeNet convolutions in both streams.
+
+The authors started training from ``tracker_init.caffemodel`` (its link is
+dead): bvlc_reference_caffenet's conv1..conv5 in the target stream
+(``conv1``..``conv5``) and again in the image stream (``conv1_p``..``conv5_p``),
+the fully connected layers drawn from their fillers.  :func:`make_init_weights`
+rebuilds that file from the CaffeNet model of the Caffe model zoo, which
+:func:`download_caffenet` fetches and checks against its published SHA-1.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import shutil
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+from goturn_caffe.caffe_env import import_caffe
+from goturn_caffe.datasets.archives import file_digest
+from goturn_caffe.net import DEPLOY_PROTOTXT, INIT_MODEL, ModelError, check_fit, parameter_count, \
+    read_caffemodel
+from goturn_caffe.netspec import CONV_SHAPES, SOLVER
+
+CAFFENET_URL = "http://dl.caffe.berkeleyvision.org/bvlc_reference_caffenet.caffemodel"
+CAFFENET_FILENAME = "bvlc_reference_caffenet.caffemodel"
+CAFFENET_SHA1 = "4c8d77deb20ea792f84eb5e6d0a11ca0a8660a46"  # published in the model zoo's readme
+CONV_LAYERS = tuple(CONV_SHAPES)     # conv1..conv5, CaffeNet's names and the target stream's
+STREAM_SUFFIXES = ("", "_p")          # target stream, image stream
+# The fc fillers' draws: any fixed seed makes the file reproducible; this is
+# the authors' solver seed.
+DEFAULT_SEED = SOLVER["random_seed"]
+CHUNK = 1 << 20
+
+
+def default_cache_dir() -> Path:
+    """Where the downloaded CaffeNet model is kept: ``$GOTURN_CAFFE_CACHE/models``
+    (default ``~/.cache/goturn-caffe/models``, beside the Caffe build)."""
+    root = os.environ.get("GOTURN_CAFFE_CACHE", Path.home() / ".cache" / "goturn-caffe")
+    return Path(root) / "models"
+
+
+def verify_sha1(path, expected: str = CAFFENET_SHA1, source=None) -> None:
+    """ModelError unless the SHA-1 of the file ``path`` is ``expected`` (hex);
+    the message names ``source`` (e.g. the URL it came from), else ``path``."""
+    actual = file_digest(path, "sha1")
+    if actual != expected.lower():
+        raise ModelError(f"{source or path}: SHA-1 is {actual}, expected {expected} (the "
+                         f"published {CAFFENET_FILENAME}); a different or damaged file")
+
+
+def download_caffenet(cache_dir=None, url: str = CAFFENET_URL, expected_sha1: str = CAFFENET_SHA1,
+                      timeout: float = 30.0, progress: bool = True) -> Path:
+    """The CaffeNet model in ``cache_dir`` (default :func:`default_cache_dir`),
+    downloaded from ``url`` unless a copy with the right SHA-1 is already there.
+
+    The download goes to a ``.partial`` file, is checked, then renamed: the
+    cache never holds a half-downloaded or unverified model.  ModelError when
+    the download fails (no network: the message says to pass ``--caffenet``)
+    or the file is not the published one.
+    """
+    cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    cached = cache_dir / CAFFENET_FILENAME
+    if cached.is_file() and file_digest(cached, "sha1") == expected_sha1:
+        return cached
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    partial = cached.with_name(cached.name + ".partial")
+    try:
+        try:
+            _fetch(url, partial, timeout, progress)
+        except (OSError, http.client.HTTPException) as exc:  # URLError, refused, timeout, cut off
+            reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+            raise ModelError(f"{url}: download failed ({reason}). Without internet access, fetch "
+                             f"{CAFFENET_FILENAME} (SHA-1 {expected_sha1}) elsewhere and pass "
+                             "--caffenet PATH") from None
+        verify_sha1(partial, expected_sha1, source=url)  # not kept when it differs
+        os.replace(partial, cached)
+    finally:
+        partial.unlink(missing_ok=True)  # a failed or interrupted download leaves nothing
+    return cached
+
+
+def _fetch(url: str, dest: Path, timeout: float, progress: bool) -> None:
+    from tqdm import tqdm
+
+    with urllib.request.urlopen(url, timeout=timeout) as response, open(dest, "wb") as out:
+        size = int(response.headers.get("Content-Length") or 0) or None
+        with tqdm(total=size, unit="B", unit_scale=True, desc=CAFFENET_FILENAME,
+                  disable=not progress) as bar:
+            for chunk in iter(lambda: response.read(CHUNK), b""):
+                out.write(chunk)
+                bar.update(len(chunk))
+
+
+def make_init_weights(caffenet, output=INIT_MODEL, seed: int = DEFAULT_SEED) -> Path:
+    """Write GOTURN's initial weights to ``output`` and return its path.
+
+    conv1..conv5 (weights and biases) of the CaffeNet model ``caffenet`` are
+    copied into both streams of the deploy net (``prototxt/goturn_deploy.prototxt``,
+    whose weighted layers are the training net's); the fc layers keep the
+    values of their fillers, drawn by Caffe seeded with ``seed`` (same seed,
+    same file).  Nothing of CaffeNet's own fc6..fc8 is used.  The file is
+    written to a hidden ``.partial`` file beside ``output``, then renamed.
+    ModelError when ``caffenet`` lacks a CaffeNet convolution or has one of
+    another shape, or when ``output`` cannot be written.
+    """
+    caffe = import_caffe()
+    caffenet, output = Path(caffenet), Path(output)
+    model = read_caffemodel(caffenet)
+    caffe.set_random_seed(seed)
+    net = caffe.Net(str(DEPLOY_PROTOTXT), caffe.TEST)
+    check_fit(net, str(DEPLOY_PROTOTXT), model, caffenet, require_all=True, only=CONV_LAYERS)
+    donor = {layer.name: layer for layer in (list(model.layer) or list(model.layers))}
+    for name in CONV_LAYERS:
+        for idx, proto in enumerate(donor[name].blobs):
+            values = np.asarray(proto.double_data if len(proto.double_data) else proto.data,
+                                dtype=np.float32)
+            for suffix in STREAM_SUFFIXES:
+                blob = net.params[name + suffix][idx]
+                blob.data[...] = values.reshape(blob.data.shape)
+    del model, donor  # the parsed CaffeNet (~240 MB) is not needed while saving
+    _save_atomically(net, output)
+    return output
+
+
+def _save_atomically(net, output: Path) -> None:
+    """``net.save`` to ``output`` through a temporary file; checks first what would
+    make Caffe abort (an unwritable folder) or leave a stub (a full disk)."""
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ModelError(f"{output}: cannot create its folder ({exc.strerror})") from None
+    if not os.access(output.parent, os.W_OK):
+        raise ModelError(f"{output}: its folder is not writable")
+    needed = 4 * parameter_count(net) + (16 << 20)  # float32 values plus the protobuf framing
+    free = shutil.disk_usage(output.parent).free
+    if free < needed:
+        raise ModelError(f"{output}: {free >> 20} MiB free, the model needs {needed >> 20} MiB")
+    partial = output.with_name(f".{output.name}.partial")
+    try:
+        net.save(str(partial))
+        os.replace(partial, output)
+    finally:
+        partial.unlink(missing_ok=True)
