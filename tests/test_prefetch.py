@@ -85,3 +85,29 @@ def test_killed_worker_is_an_error_not_a_hang():
                 next(prefetcher)
     finally:
         prefetcher.close()
+
+
+class ResizingBatches(CountingBatches):
+    """Batches that use OpenCV in the worker, as the real example generator does."""
+
+    def __call__(self, rng):
+        import cv2
+
+        inner = CountingBatches.__call__(self, rng)
+        while True:
+            targets, searches, labels = next(inner)
+            big = cv2.resize(np.full((720, 1280, 3), 7, np.uint8), (900, 500))
+            yield targets, searches, labels + float(big[0, 0, 0])
+
+
+def test_workers_use_opencv_after_the_parent_did():
+    import cv2
+
+    # The parent starts OpenCV's thread pool first; a forked worker could then hang.
+    cv2.resize(np.zeros((1080, 1920, 3), np.uint8), (960, 540))
+    prefetcher = Prefetcher(ResizingBatches(), 4, CROP, seed=0, workers=2, stall_seconds=60)
+    try:
+        batches = [next(prefetcher) for _ in range(4)]
+    finally:
+        prefetcher.close()
+    assert all(np.all(b[2] >= 7) for b in batches)

@@ -242,7 +242,8 @@ def run_data(args) -> dict:
 
     import numpy as np
 
-    from goturn_caffe.batches import BatchConfig, batches
+    from goturn_caffe.batches import BatchConfig
+    from goturn_caffe.data_layer import BatchMaker
     from goturn_caffe.datasets.lmdb_cache import build_cache
     from goturn_caffe.datasets.read_benchmark import EXAMPLES_PER_PAIR, compare_sources
     from goturn_caffe.datasets.training_set import TrainingSet
@@ -260,7 +261,7 @@ def run_data(args) -> dict:
                   f"({row['lmdb_examples']:.0f} examples/s at {EXAMPLES_PER_PAIR} per pair)")
         config = BatchConfig(batch_size=50)
         for workers in (1, 2):
-            prefetcher = Prefetcher(lambda rng: batches(cached, config, rng), 50, (227, 227, 3),
+            prefetcher = Prefetcher(BatchMaker(cached, config), 50, (227, 227, 3),
                                     seed=0, workers=workers, depth=2)
             try:
                 next(prefetcher)  # workers started and warm

@@ -83,7 +83,7 @@ def solver_rank(caffe) -> int:
     return int(rank()) if rank else 0
 
 
-class _BatchMaker:
+class BatchMaker:
     """Picklable ``rng -> batch iterator`` for the worker processes."""
 
     def __init__(self, training_set, config: BatchConfig):
@@ -101,7 +101,7 @@ def open_batch_source(params: DataLayerParams, rank: int = 0):
     from goturn_caffe.prefetch import Prefetcher
 
     training_set = params.open_training_set()
-    return Prefetcher(_BatchMaker(training_set, params.config), params.config.batch_size,
+    return Prefetcher(BatchMaker(training_set, params.config), params.config.batch_size,
                       (INPUT_SIZE, INPUT_SIZE, 3), seed=params.seed, rank=rank,
                       workers=params.workers, depth=params.queue_depth)
 

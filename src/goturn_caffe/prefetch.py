@@ -11,12 +11,20 @@ Determinism: worker ``w`` draws from its own generator, seeded from
 count always give the same sequence of batches.  A worker that raises sends
 its traceback; one that dies silently (killed, out of memory) is noticed by its
 exit code: either way the consumer raises :class:`WorkerError`, never hangs.
+
+Workers are spawned, not forked: a fork copies OpenCV's thread pool in
+whatever state the parent left it, and a child that touches it can hang
+forever (seen: cv2.setNumThreads in a forked worker after the parent had
+resized images).  Under the stock ``caffe`` binary ``sys.executable`` is not
+a Python, so the interpreter of this prefix is named explicitly.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import queue
+import sys
 import traceback
 from multiprocessing import shared_memory
 from typing import Callable
@@ -28,6 +36,14 @@ POLL_SECONDS = 0.5
 
 class WorkerError(RuntimeError):
     pass
+
+
+def _spawn_context():
+    context = mp.get_context("spawn")
+    if "python" not in os.path.basename(sys.executable or ""):
+        version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+        context.set_executable(os.path.join(sys.exec_prefix, "bin", f"python{version}"))
+    return context
 
 
 def _slot_arrays(buffer, batch_size: int, crop_shape: tuple):
@@ -71,15 +87,17 @@ class Prefetcher:
     """
 
     def __init__(self, make_batches: Callable, batch_size: int, crop_shape: tuple,
-                 seed: int, rank: int = 0, workers: int = 1, depth: int = 2):
+                 seed: int, rank: int = 0, workers: int = 1, depth: int = 2,
+                 stall_seconds: float = 600.0):
         self.batch_size, self.crop_shape = batch_size, tuple(crop_shape)
+        self.stall_seconds = stall_seconds  # a live worker silent this long is stuck
         self.workers = workers
         self._next_worker = 0
         seeds = [np.random.SeedSequence([seed, rank, w]) for w in range(max(workers, 1))]
         if workers == 0:
             self._inline = make_batches(np.random.default_rng(seeds[0]))
             return
-        context = mp.get_context("fork")  # spawn would need sys.executable, absent under `caffe train`
+        context = _spawn_context()
         size = _slot_size(batch_size, self.crop_shape)
         self._slots, self._procs, self._free, self._ready = [], [], [], []
         for w in range(workers):
@@ -105,14 +123,19 @@ class Prefetcher:
             return tuple(np.array(a) for a in next(self._inline))
         w = self._next_worker
         self._next_worker = (w + 1) % self.workers
+        waited = 0.0
         while True:
             try:
                 kind, payload = self._ready[w].get(timeout=POLL_SECONDS)
                 break
             except queue.Empty:
+                waited += POLL_SECONDS
                 if not self._procs[w].is_alive():
                     raise WorkerError(f"data worker {w} died (exit code {self._procs[w].exitcode}) "
                                       "without an error message: killed, or out of memory?") from None
+                if waited >= self.stall_seconds:
+                    raise WorkerError(f"data worker {w} produced no batch in {waited:.0f} s: "
+                                      "stuck (a slow disk, or a deadlock)") from None
         if kind == "error":
             raise WorkerError(f"data worker {w} failed:\n{payload}")
         arrays = tuple(a.copy() for a in _slot_arrays(self._slots[w][payload].buf,
