@@ -13,6 +13,8 @@ Build switches (environment):
   CUDA_ARCH         e.g. "90" or "80 90" (default: the local GPU, else 90)
   USE_CUDNN=0|1     default 1 when cudnn.h is found
   CUDNN_WORKSPACE_MB  cuDNN workspace limit per convolution (default 8, Caffe's)
+  USE_NCCL=1        multi-GPU training through NCCL (needs nccl.h/libnccl and a tree with
+                    caffe::NCCL: the official BVLC one; the PyPI tree has none)
   CAFFE_DEPS_PREFIX extra prefix holding unpacked .debs (include/, lib/)
   GOTURN_CAFFE_CACHE  cache root (default ~/.cache/goturn-caffe)
 
@@ -143,12 +145,31 @@ def find_cuda() -> dict | None:
                              "install them or put them under CAFFE_DEPS_PREFIX/include")
     arch = os.environ.get("CUDA_ARCH") or local_gpu_arch() or "90"
     archs = arch.replace(",", " ").replace("sm_", "").split()
-    cudnn = os.environ.get("USE_CUDNN")
-    if cudnn is None:
-        cudnn = "1" if any(os.path.exists(os.path.join(d, "cudnn.h"))
-                           for d in search) else "0"
-    return {"cuda_home": cuda_home, "arch": archs, "cudnn": cudnn == "1",
-            "workspace_mb": int(os.environ.get("CUDNN_WORKSPACE_MB", "8"))}
+    has_cudnn_h = any(os.path.exists(os.path.join(d, "cudnn.h")) for d in search)
+    cudnn = os.environ.get("USE_CUDNN") or ("1" if has_cudnn_h else "0")
+    if cudnn == "1" and not has_cudnn_h:
+        raise BuildError("USE_CUDNN=1 but cudnn.h is not found; install cuDNN, put it under "
+                         "CAFFE_DEPS_PREFIX/include, or build with USE_CUDNN=0")
+    libs = ["cudart", "cublas", "curand"] + (["cudnn"] if cudnn == "1" else [])
+    lib_search = library_dirs(prefix) + [f"{cuda_home}/lib64", f"{cuda_home}/lib"]
+    missing = [f"lib{name}.so" for name in libs
+               if not any(os.path.exists(os.path.join(d, f"lib{name}.so")) for d in lib_search)]
+    if missing:
+        raise BuildError(f"CUDA build needs {', '.join(missing)} (the plain, unversioned link) in "
+                         f"{cuda_home}/lib64 or CAFFE_DEPS_PREFIX/lib; "
+                         "caffe_build/stage_cuda_prefix.sh stages them from NVIDIA's wheels")
+    nccl = os.environ.get("USE_NCCL") == "1"
+    if nccl and not any(os.path.exists(os.path.join(d, "nccl.h")) for d in search):
+        raise BuildError("USE_NCCL=1 but nccl.h is not found; install NCCL or put it under "
+                         "CAFFE_DEPS_PREFIX (include/, lib/)")
+    workspace_mb = os.environ.get("CUDNN_WORKSPACE_MB", "8")
+    if not workspace_mb.isdigit() or int(workspace_mb) < 1:
+        raise BuildError(f"CUDNN_WORKSPACE_MB={workspace_mb!r} is not a positive whole number")
+    cuda = {"cuda_home": cuda_home, "arch": archs, "cudnn": cudnn == "1",
+            "workspace_mb": int(workspace_mb)}
+    if nccl:  # only when asked: keeps the cache keys of builds without it unchanged
+        cuda["nccl"] = True
+    return cuda
 
 
 def local_gpu_arch() -> str | None:
@@ -280,11 +301,18 @@ def makefile_config(py: dict, cuda: dict | None, prefix: str | None, lib_dir: Pa
         "Q ?= @",
     ]
     if cuda:
+        newest = max(cuda["arch"], key=int)
+        # SASS for each requested arch, plus PTX of the newest so later GPUs can JIT it
+        gencode = [f"-gencode arch=compute_{a},code=sm_{a}" for a in cuda["arch"]]
+        gencode.append(f"-gencode arch=compute_{newest},code=compute_{newest}")
         lines += [f"CUDA_DIR := {cuda['cuda_home']}",
-                  "CUDA_ARCH := " + " ".join(f"-gencode arch=compute_{a},code=sm_{a}" for a in cuda["arch"]),
-                  f"COMMON_FLAGS := -DGOTURN_CUDNN_WORKSPACE_LIMIT={cuda['workspace_mb']}*1024*1024"]
+                  "CUDA_ARCH := " + " ".join(gencode),
+                  # a plain integer: an unquoted 8*1024*1024 is a shell glob, and int overflows
+                  f"COMMON_FLAGS := -DGOTURN_CUDNN_WORKSPACE_LIMIT={cuda['workspace_mb'] << 20}UL"]
         if cuda["cudnn"]:
             lines.append("USE_CUDNN := 1")
+        if cuda.get("nccl"):
+            lines.append("USE_NCCL := 1")
     else:
         lines.append("CPU_ONLY := 1")
     return "\n".join(lines) + "\n"
@@ -360,6 +388,11 @@ def main(argv=None) -> int:
             log("applying the goturn-caffe patch set")
             patches = patch_caffe.patch_tree(src, log=log)
             (build_dir / "patches.json").write_text(json.dumps(patches, indent=1))
+        if cuda and cuda.get("nccl") and "class NCCL" not in (
+                src / "include" / "caffe" / "parallel.hpp").read_text():
+            raise BuildError(f"USE_NCCL=1, but this Caffe tree ({info['commit']}) has no NCCL data "
+                             "parallelism (no caffe::NCCL, no pycaffe caffe.NCCL); build the "
+                             "official tree with CAFFE_SOURCE=bvlc")
         lib_dir = src / ".build_release" / "lib"
         (src / "Makefile.config").write_text(makefile_config(py, cuda, prefix, lib_dir))
         build(src, args.jobs, build_dir / "build.log")

@@ -47,14 +47,21 @@ cudnnStatus_t goturn_pick_algo(Query query, size_t limit, Algo* algo) {
   int returned = 0;
   cudnnStatus_t status = query(kMax, &returned, perf);
   if (status != CUDNN_STATUS_SUCCESS) return status;
+  // perf[] is sorted fastest first: the first that works within the limit ...
   for (int k = 0; k < returned; ++k) {
     if (perf[k].status == CUDNN_STATUS_SUCCESS && perf[k].memory <= limit) {
       *algo = perf[k].algo;
       return CUDNN_STATUS_SUCCESS;
     }
   }
-  *algo = perf[0].algo;
-  return CUDNN_STATUS_SUCCESS;
+  // ... else the fastest that works at all (Caffe sizes the workspace to the choice)
+  for (int k = 0; k < returned; ++k) {
+    if (perf[k].status == CUDNN_STATUS_SUCCESS) {
+      *algo = perf[k].algo;
+      return CUDNN_STATUS_SUCCESS;
+    }
+  }
+  return CUDNN_STATUS_NOT_SUPPORTED;
 }
 }  // namespace
 #define cudnnGetConvolutionForwardAlgorithm(h, x, w, c, y, pref, limit, algo) \
@@ -102,6 +109,14 @@ EDITS = [
          r"\1\2import skimage.io\n",
          "load_image imports scikit-image itself now",
          applied=r"def load_image.*?\"\"\"\n\s+import skimage\.io"),
+    Edit("python/caffe/io.py", r"^from scipy\.ndimage import zoom\n(from skimage\.transform import resize\n)?",
+         "# goturn-caffe: scipy and skimage.transform are imported where used (resize_image)\n",
+         "import pycaffe without SciPy (a smaller runtime for GPU machines)",
+         applied=r"goturn-caffe: scipy and skimage\.transform are imported"),
+    Edit("python/caffe/io.py", r"(def resize_image\([^)]*\):\n(\s+)\"\"\".*?\"\"\"\n)",
+         r"\1\2from scipy.ndimage import zoom\n\2from skimage.transform import resize\n",
+         "resize_image imports them itself now (the PyPI tree called resize without importing it)",
+         applied=r"def resize_image.*?\"\"\"\n\s+from scipy\.ndimage import zoom"),
     Edit("src/caffe/common.cpp",
          r"(void Caffe::DeviceQuery\(\) \{\n(?=\s*cudaDeviceProp prop;))",
          r"static int goturn_device_attr(cudaDeviceAttr attr, int device) {\n"
@@ -121,10 +136,37 @@ EDITS = [
     Edit("src/caffe/test/test_platform.cpp",
          r"CAFFE_TEST_CUDA_PROP\.(clockRate|deviceOverlap|kernelExecTimeoutEnabled)", "0",
          "the CUDA platform test prints the fields CUDA 13 removed; print 0 instead",
-         applied=r"^(?!.*CAFFE_TEST_CUDA_PROP\.deviceOverlap)(?s:.*)\Z"),
-    Edit("src/caffe/util/math_functions.cu", r"#include <thrust/device_vector\.h>\n", "",
-         "unused include; CUDA 13 moved Thrust under include/cccl",
-         applied=r"^(?!.*thrust/device_vector)(?s:.*)\Z"),
+         applied=r"\A(?!.*CAFFE_TEST_CUDA_PROP\.deviceOverlap)"),
+    *[Edit(path, r"#include [<\"]thrust/device_vector\.h[>\"]\n", "",
+           "unused include; CUDA 13 moved Thrust under include/cccl, which only nvcc searches "
+           "(the .cpp files are compiled by the host compiler)",
+           applied=r"\A(?!.*thrust/device_vector)", optional=optional)
+      for path, optional in [("src/caffe/util/math_functions.cu", False),
+                             ("src/caffe/layers/cudnn_softmax_layer.cpp", False),
+                             ("src/caffe/layers/cudnn_bn_layer.cpp", True)]],  # PyPI tree only
+    *[Edit(f"src/caffe/layers/{name}_layer.cpp",
+           r"^([ \t]*)#ifdef CPU_ONLY\n[ \t]*STUB_GPU\((\w+)\);\n[ \t]*#endif\n",
+           r"\1#ifdef CPU_ONLY\n\1STUB_GPU(\2);\n"
+           r"\1#else  // goturn-caffe: declared, but the PyPI tree has no GPU code: run the CPU code\n"
+           r"\1template <typename Dtype>\n"
+           r"\1void \2<Dtype>::Forward_gpu(const vector<Blob<Dtype>*>& bottom,\n"
+           r"\1    const vector<Blob<Dtype>*>& top) { Forward_cpu(bottom, top); }\n"
+           r"\1template <typename Dtype>\n"
+           r"\1void \2<Dtype>::Backward_gpu(const vector<Blob<Dtype>*>& top,\n"
+           r"\1    const vector<bool>& propagate_down, const vector<Blob<Dtype>*>& bottom) {\n"
+           r"\1  Backward_cpu(top, propagate_down, bottom);\n\1}\n\1#endif\n",
+           "the PyPI tree's extra layers declare Forward_gpu/Backward_gpu but define them only in "
+           "CPU builds (STUB_GPU), so a CUDA libcaffe does not link; fall back to the CPU code",
+           applied=r"goturn-caffe: declared, but the PyPI tree has no GPU code", optional=True)
+      for name in ("hardsigmoid", "hardswish", "maxunpool", "pixelshuffle", "relu6", "upsample")],
+    Edit("src/caffe/layers/proposal_layer.cu", r"(\nINSTANTIATE_LAYER_GPU_FUNCS\(ProposalLayer\);)",
+         "\n// goturn-caffe: declared in the header but never defined; empty like Backward_cpu\n"
+         "template <typename Dtype>\n"
+         "void ProposalLayer<Dtype>::Backward_gpu(const vector<Blob<Dtype>*>& top,\n"
+         "    const vector<bool>& propagate_down, const vector<Blob<Dtype>*>& bottom) {}\n\\1",
+         "the PyPI tree's proposal layer instantiates a Backward_gpu it never defines, an error "
+         "for CUDA 13's host compiler; define it empty, like its Backward_cpu",
+         applied=r"ProposalLayer<Dtype>::Backward_gpu\(", optional=True),  # PyPI tree only
     Edit("src/caffe/layers/cudnn_conv_layer.cpp",
          r"(#include \"caffe/layers/cudnn_conv_layer\.hpp\"\n)",
          r"\1" + CUDNN_ALGO_WRAPPER.replace("\\", "\\\\"),
@@ -147,7 +189,7 @@ EDITS = [
          r"size_t workspace_limit_bytes = 8\*1024\*1024;",
          "size_t workspace_limit_bytes = GOTURN_CUDNN_WORKSPACE_LIMIT;",
          "cuDNN workspace limit configurable at build time (CUDNN_WORKSPACE_MB)",
-         applied=r"GOTURN_CUDNN_WORKSPACE_LIMIT"),
+         applied=r"workspace_limit_bytes = GOTURN_CUDNN_WORKSPACE_LIMIT"),
 ]
 
 SHIPPED_GENERATED = ["python/caffe/proto/caffe_pb2.py"]
@@ -161,12 +203,13 @@ def apply_edit(root: Path, edit: Edit) -> str:
         raise SystemExit(f"patch_caffe: {path} is missing; is {root} a Caffe source tree?")
     text = path.read_text()
     flags = re.M | re.S
+    # checked first, so a tree patched before (CAFFE_SOURCE=/path) is not patched twice
+    if edit.applied and re.search(edit.applied, text, flags):
+        return "not needed (already in this tree)"
     new_text, count = re.subn(edit.pattern, edit.replacement, text, flags=flags)
     if count:
         path.write_text(new_text)
         return f"applied ({count}x)"
-    if edit.applied and re.search(edit.applied, text, flags):
-        return "not needed (already in this tree)"
     raise SystemExit(f"patch_caffe: {edit.path}: no match for /{edit.pattern[:60]}/ "
                      f"and the fix is not already there: this Caffe tree is not one we support")
 

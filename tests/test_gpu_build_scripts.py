@@ -1,0 +1,131 @@
+"""The CUDA side of the build scripts, checked without a GPU or nvcc: the patch
+set on the real PyPI sources, the CUDA Makefile.config, the clear errors for a
+missing CUDA piece, and which libraries the runtime pack leaves to the target."""
+
+import ast
+import os
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO_ROOT
+
+sys.path.insert(0, str(REPO_ROOT / "caffe_build"))
+import build_caffe  # noqa: E402
+import pack_runtime  # noqa: E402
+import patch_caffe  # noqa: E402
+
+SDIST = Path(os.environ.get("GOTURN_CAFFE_CACHE", Path.home() / ".cache" / "goturn-caffe")) \
+    / "sources" / f"{build_caffe.PYPI_NAME}-{build_caffe.PYPI_VERSION}.tar.gz"
+
+
+@pytest.fixture
+def edited_files(tmp_path) -> Path:
+    """The files the patch set edits, unpacked from the pinned PyPI sdist (cached by `make caffe`)."""
+    if not SDIST.exists():
+        pytest.skip(f"{SDIST} not downloaded (make caffe fetches it)")
+    wanted = {edit.path for edit in patch_caffe.EDITS}
+    with tarfile.open(SDIST) as tar:
+        members = [m for m in tar.getmembers() if m.name.split("/", 1)[-1] in wanted]
+        tar.extractall(tmp_path, members=members, filter="data")
+    (root,) = tmp_path.iterdir()
+    return root
+
+
+def test_patch_set_applies_to_the_pypi_tree_and_not_twice(edited_files):
+    first = patch_caffe.patch_tree(edited_files, log=lambda _: None)
+    assert all(o.startswith(("applied", "not needed")) for _, _, o in first)
+    assert sum(o.startswith("applied") for _, _, o in first) == len(patch_caffe.EDITS) - 1
+    snapshot = {p: p.read_text() for p in edited_files.rglob("*") if p.is_file()}
+    second = patch_caffe.patch_tree(edited_files, log=lambda _: None)
+    assert [o for _, _, o in second] == ["not needed (already in this tree)"] * len(patch_caffe.EDITS)
+    assert {p: p.read_text() for p in snapshot} == snapshot
+
+    conv = (edited_files / "src/caffe/layers/cudnn_conv_layer.cpp").read_text()
+    assert conv.count("cudnnGetConvolutionForwardAlgorithm_v7(") == 1
+    assert "size_t workspace_limit_bytes = GOTURN_CUDNN_WORKSPACE_LIMIT;" in conv
+    common = (edited_files / "src/caffe/common.cpp").read_text()
+    assert "prop.clockRate" not in common and "cudaDevAttrClockRate" in common
+    for cpp in ("src/caffe/layers/cudnn_softmax_layer.cpp", "src/caffe/layers/cudnn_bn_layer.cpp"):
+        assert "thrust/" not in (edited_files / cpp).read_text()  # compiled by g++, not nvcc
+
+
+def test_pycaffe_io_needs_neither_scipy_nor_scikit_image_at_import(edited_files):
+    patch_caffe.patch_tree(edited_files, log=lambda _: None)
+    tree = ast.parse((edited_files / "python/caffe/io.py").read_text())
+    top_level = {name.split(".")[0] for node in tree.body
+                 for name in ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                              [node.module or ""] if isinstance(node, ast.ImportFrom) else [])}
+    assert not top_level & {"scipy", "skimage"}
+    functions = {node.name: ast.unparse(node) for node in tree.body if isinstance(node, ast.FunctionDef)}
+    assert "from scipy.ndimage import zoom" in functions["resize_image"]
+    assert "from skimage.transform import resize" in functions["resize_image"]
+    assert "import skimage.io" in functions["load_image"]
+
+
+def test_cuda_makefile_config(tmp_path):
+    py = {"include": "/py/include", "numpy_include": "/np/include", "version": "311", "libdir": "/py/lib"}
+    cuda = {"cuda_home": "/opt/cuda", "arch": ["80", "90"], "cudnn": True, "workspace_mb": 1024}
+    lines = build_caffe.makefile_config(py, cuda, None, tmp_path).splitlines()
+    assert "CUDA_DIR := /opt/cuda" in lines
+    assert ("CUDA_ARCH := -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 "
+            "-gencode arch=compute_90,code=compute_90") in lines
+    assert "COMMON_FLAGS := -DGOTURN_CUDNN_WORKSPACE_LIMIT=1073741824UL" in lines
+    assert "USE_CUDNN := 1" in lines and "CPU_ONLY := 1" not in lines and "USE_NCCL := 1" not in lines
+    nccl = build_caffe.makefile_config(py, dict(cuda, cudnn=False, nccl=True), None, tmp_path)
+    assert "USE_NCCL := 1" in nccl.splitlines() and "USE_CUDNN := 1" not in nccl
+    assert "CPU_ONLY := 1" in build_caffe.makefile_config(py, None, None, tmp_path).splitlines()
+
+
+@pytest.fixture
+def fake_cuda(tmp_path, monkeypatch):
+    """A CUDA home with nvcc, cuBLAS/cuRAND headers and libraries, but no cuDNN or NCCL."""
+    if any(os.path.exists(os.path.join(d, h)) for d in build_caffe.SYSTEM_INCLUDES
+           for h in ("cudnn.h", "nccl.h")):
+        pytest.skip("this machine has cuDNN/NCCL headers installed system-wide")
+    home = tmp_path / "cuda"
+    for rel in ("bin/nvcc", "include/cublas_v2.h", "include/curand.h",
+                "lib64/libcudart.so", "lib64/libcublas.so", "lib64/libcurand.so"):
+        (home / rel).parent.mkdir(parents=True, exist_ok=True)
+        (home / rel).touch()
+    for var in ("CPU_ONLY", "USE_CUDNN", "USE_NCCL", "CUDNN_WORKSPACE_MB", "CAFFE_DEPS_PREFIX",
+                "CUDA_ARCH"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("USE_CUDA", "1")
+    monkeypatch.setenv("CUDA_HOME", str(home))
+    monkeypatch.setenv("CUDA_ARCH", "sm_90")
+    return home
+
+
+def test_find_cuda_settings_and_clear_errors(fake_cuda, monkeypatch):
+    cuda = build_caffe.find_cuda()
+    assert cuda == {"cuda_home": str(fake_cuda), "arch": ["90"], "cudnn": False, "workspace_mb": 8}
+    monkeypatch.setenv("USE_CUDNN", "1")
+    with pytest.raises(SystemExit, match="USE_CUDNN=1 but cudnn.h is not found"):
+        build_caffe.find_cuda()
+    monkeypatch.setenv("USE_CUDNN", "0")
+    monkeypatch.setenv("USE_NCCL", "1")
+    with pytest.raises(SystemExit, match="USE_NCCL=1 but nccl.h is not found"):
+        build_caffe.find_cuda()
+    monkeypatch.delenv("USE_NCCL")
+    monkeypatch.setenv("CUDNN_WORKSPACE_MB", "1e3")
+    with pytest.raises(SystemExit, match="CUDNN_WORKSPACE_MB='1e3' is not a positive whole number"):
+        build_caffe.find_cuda()
+    monkeypatch.delenv("CUDNN_WORKSPACE_MB")
+    (fake_cuda / "lib64" / "libcublas.so").unlink()
+    if not any((Path(d) / "libcublas.so").exists() for d in build_caffe.library_dirs(None)):
+        with pytest.raises(SystemExit, match=r"needs libcublas\.so"):
+            build_caffe.find_cuda()
+
+
+@pytest.mark.parametrize("name, supplied", [
+    ("libc.so.6", True), ("ld-linux-x86-64.so.2", True), ("libstdc++.so.6", True),
+    ("libgcc_s.so.1", True), ("libcudart.so.13", True), ("libcublasLt.so.13", True),
+    ("libcudnn_cnn.so.9", True), ("libcurand.so.10", True),
+    ("libcrypt.so.1", False), ("libcurl.so.4", False), ("libglog.so.1", False),
+    ("libpython3.11.so.1.0", False), ("libmpdec.so.3", False), ("libcublas_fake", False),
+])
+def test_runtime_pack_leaves_only_glibc_toolchain_and_cuda_to_the_target(name, supplied):
+    assert bool(pack_runtime.TARGET_SUPPLIES.match(name)) is supplied
