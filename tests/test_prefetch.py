@@ -2,6 +2,7 @@
 
 import os
 import signal
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -111,3 +112,36 @@ def test_workers_use_opencv_after_the_parent_did():
     finally:
         prefetcher.close()
     assert all(np.all(b[2] >= 7) for b in batches)
+
+
+def test_workers_exit_when_their_consumer_is_killed(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "consumer.py"
+    script.write_text(
+        "import os, sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})\n"
+        "from test_prefetch import CountingBatches, CROP\n"
+        "from goturn_caffe.prefetch import Prefetcher\n"
+        "if __name__ == '__main__':\n"
+        "    p = Prefetcher(CountingBatches(), 4, CROP, seed=0, workers=1)\n"
+        "    next(p)\n"
+        "    print(p._procs[0].pid, flush=True)\n"
+        "    os._exit(0)  # no close(), no atexit: as if killed\n")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    worker = int(out.stdout.split()[0])
+
+    def running():  # a zombie (state Z) has exited; only its parent has not reaped it
+        stat = Path(f"/proc/{worker}/stat")
+        try:
+            return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        except (FileNotFoundError, ProcessLookupError):
+            return False
+
+    deadline = time.time() + 10
+    while time.time() < deadline and running():
+        time.sleep(0.2)
+    assert not running(), "an orphaned data worker kept running"

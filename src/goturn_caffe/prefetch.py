@@ -67,8 +67,14 @@ def _worker_main(make_batches, worker_seed, slot_names, batch_size, crop_shape,
         cv2.setNumThreads(1)  # the workers are the parallelism
         slots = [shared_memory.SharedMemory(name=name) for name in slot_names]
         batches = make_batches(np.random.default_rng(worker_seed))
+        parent = os.getppid()
         while True:
-            slot = free_slots.get()
+            try:
+                slot = free_slots.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                if os.getppid() != parent:  # the consumer died without closing us: leave
+                    return
+                continue
             if slot is None:
                 break
             targets, searches, labels = _slot_arrays(slots[slot].buf, batch_size, crop_shape)
