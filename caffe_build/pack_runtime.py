@@ -56,20 +56,24 @@ TARGET_SUPPLIES = re.compile(
 
 PYTHON_PACKAGES = ["python3.11-minimal", "libpython3.11-minimal", "libpython3.11-stdlib"]
 # Standard-library parts the toolkit never imports (tests, GUIs, the REPL's curses/readline).
-STDLIB_DROP = re.compile(r"^(test|idlelib|tkinter|turtledemo|ensurepip|lib2to3|__pycache__|"
-                         r"sitecustomize\.py)$|"  # a link to /etc/python3.11, absent on the target
-                         r"^(_curses|_curses_panel|readline|_dbm|_tkinter)\.cpython")
+STDLIB_DROP = re.compile(r"^(test|idlelib|tkinter|turtledemo|ensurepip|lib2to3|pydoc_data|sqlite3|"
+                         r"__pycache__|sitecustomize\.py)$|"  # a link to /etc/python3.11, absent there
+                         r"^(_curses|_curses_panel|readline|_dbm|_sqlite3|_tkinter)\.cpython")
 
 # What goturn_caffe and pycaffe import at run time (tracker, training, its loss plot).
 WHEELS = ["numpy==2.2.6", "protobuf==4.21.12", "six==1.17.0",
           "opencv-python-headless==4.12.0.88", "lmdb==1.7.5", "tqdm==4.67.1"]
-# Parts of the wheels the toolkit never loads, relative to site/.  fontTools only
-# embeds fonts in PDF/PS/SVG (our plots are PNG through Agg); the Pillow modules
-# are AVIF/WebP codecs, Tk, FreeType text and colour management.  Vendored
-# libraries left unreferenced afterwards are dropped too (see prune_site).
+# Parts of the wheels the toolkit never loads, relative to site/.  fontTools and
+# the AFM/PDF core fonts only serve PDF/PS/SVG output (our plots are PNG through
+# Agg); the Pillow modules are AVIF/WebP codecs, Tk, FreeType text and colour
+# management; the rest are GUI/web backends and icons, OpenCV's face-detector
+# cascades, numpy's SIMD test module and f2py.  Vendored libraries left
+# unreferenced afterwards are dropped too (see prune_site).
 SITE_DROP = ["fontTools", "fonttools-*.dist-info", "PIL/_avif.*", "PIL/_webp.*", "PIL/_imagingtk.*",
              "PIL/_imagingft.*", "PIL/_imagingcms.*", "matplotlib/mpl-data/sample_data",
-             "matplotlib/backends/_tkagg.*"]
+             "matplotlib/mpl-data/fonts/afm", "matplotlib/mpl-data/fonts/pdfcorefonts",
+             "matplotlib/mpl-data/images", "matplotlib/backends/web_backend",
+             "matplotlib/backends/_tkagg.*", "cv2/data/*.xml", "numpy/_core/_simd.*", "numpy/f2py"]
 # OpenCV's wheel bundles OpenBLAS 0.3.3 (37 MB) for a few cblas_*gemm and LAPACK
 # calls; Caffe needs Debian's OpenBLAS anyway, which exports all of them.
 SHARED_OPENBLAS = "opencv_python_headless.libs/libopenblas-r0-*.so"
@@ -247,6 +251,9 @@ def prune_site(site: Path, lib: Path) -> None:
     for blas in site.glob(SHARED_OPENBLAS) if (lib / "libopenblas.so.0").exists() else []:
         blas.unlink()
         blas.symlink_to(os.path.relpath(lib / "libopenblas.so.0", blas.parent))
+    for elf in [p for p in site.rglob("*.so*") if p.is_file() and not p.is_symlink()]:
+        if ".debug_info" in run(["readelf", "-S", "-W", str(elf)]):  # some wheels ship DWARF
+            run(["strip", "--strip-debug", str(elf)])
     vendored = {p.name: p for p in site.glob("*.libs/*") if not p.is_symlink()}
     while True:  # a vendored library stays only while some extension module or kept library needs it
         elves = [p for p in site.rglob("*.so*") if p.is_file() and not p.is_symlink()]
@@ -339,8 +346,11 @@ def pack(args) -> Path:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(out.name + ".tmp")
         # Mostly machine code: the x86 branch filter ahead of LZMA2 shrinks it by several MiB.
+        # A dictionary beyond -9's 64 MiB lets similar libraries far apart share matches
+        # (unpacking then needs that much memory).
         filters = [{"id": lzma.FILTER_X86},
-                   {"id": lzma.FILTER_LZMA2, "preset": args.xz_level | lzma.PRESET_EXTREME}]
+                   {"id": lzma.FILTER_LZMA2, "preset": args.xz_level | lzma.PRESET_EXTREME,
+                    "dict_size": 256 << 20}]
         with lzma.open(tmp, "wb", format=lzma.FORMAT_XZ, filters=filters) as xz, \
                 tarfile.open(fileobj=xz, mode="w") as tar:
             tar.add(top, arcname=TOP)
@@ -375,12 +385,13 @@ with tempfile.TemporaryDirectory() as tmp:
         print("matplotlib", matplotlib.__version__, "PNG through Agg: ok")
     except ImportError:
         print("matplotlib: not packed")
-    # one CPU forward (a CUDA build without a GPU here: Caffe logs that cuBLAS is unavailable)
+    # one CPU forward.  Without a GPU a CUDA build logs that cuBLAS is unavailable, and
+    # its default convolution engine (cuDNN) cannot start: ask for Caffe's own.
     proto = os.path.join(tmp, "net.prototxt")
     with open(proto, "w") as f:
         f.write('input: "x" input_shape { dim: 1 dim: 3 dim: 5 dim: 5 } layer { name: "c" '
                 'type: "Convolution" bottom: "x" top: "y" convolution_param { num_output: 2 '
-                'kernel_size: 3 weight_filler { type: "constant" value: 1 } } }')
+                'kernel_size: 3 engine: CAFFE weight_filler { type: "constant" value: 1 } } }')
     caffe.set_mode_cpu()
     net = caffe.Net(proto, caffe.TEST)
     net.blobs["x"].data[...] = 1.0
