@@ -7,6 +7,10 @@ Source (``CAFFE_SOURCE``):
   auto   official BVLC at commit 9b89154 (git, content-addressed) when github is
          reachable, else the PyPI sdist brocolli-caffe 9.0.2 (sha256-pinned)
   bvlc   BVLC only; pypi: the PyPI sdist only; a path: an existing source tree
+  debian the BVLC tree at 99bd997 (2018-08-21) as Debian archives it: the upstream
+         tarball caffe_1.0.0+git20180821.99bd997.orig.tar.gz from deb.debian.org,
+         sha256-pinned (the value in Debian's signed .dsc); BVLC's own code,
+         including caffe::NCCL, reachable where only Debian's mirror is
 Build switches (environment):
   CPU_ONLY=1        force a CPU build even where nvcc exists
   CUDA_HOME         CUDA toolkit (default: the directory of the nvcc on PATH)
@@ -14,7 +18,8 @@ Build switches (environment):
   USE_CUDNN=0|1     default 1 when cudnn.h is found
   CUDNN_WORKSPACE_MB  cuDNN workspace limit per convolution (default 8, Caffe's)
   USE_NCCL=1        multi-GPU training through NCCL (needs nccl.h/libnccl and a tree with
-                    caffe::NCCL: the official BVLC one; the PyPI tree has none)
+                    caffe::NCCL: the official BVLC one, CAFFE_SOURCE=bvlc or debian;
+                    the PyPI tree has none)
   CAFFE_DEPS_PREFIX extra prefix holding unpacked .debs (include/, lib/)
   GOTURN_CAFFE_CACHE  cache root (default ~/.cache/goturn-caffe)
 
@@ -47,6 +52,10 @@ BVLC_COMMIT = "9b891540183ddc834a02b2bd81b31afae71b2153"
 BVLC_GIT = "https://github.com/BVLC/caffe.git"
 PYPI_NAME, PYPI_VERSION = "brocolli-caffe", "9.0.2"
 PYPI_SHA256 = "c6410cc60bdd6db685d441b66be7df05410f8850ac88d6b75d48ef9b2315c08a"
+DEBIAN_ORIG = "caffe_1.0.0+git20180821.99bd997.orig.tar.gz"
+DEBIAN_URL = f"http://deb.debian.org/debian/pool/main/c/caffe/{DEBIAN_ORIG}"
+# From caffe_1.0.0+git20180821.99bd997-8.dsc (Checksums-Sha256), signed by its uploader.
+DEBIAN_SHA256 = "e0eb3f06794f7402c77b7dec8e8480273ee1a1bb192e9122b621a69d4147ad0c"
 
 # header -> Debian package that provides it (what `make deps` installs)
 REQUIRED_HEADERS = {
@@ -249,9 +258,35 @@ def fetch_pypi(cache: Path, python: str) -> tuple[Path, dict]:
                    "checksum": f"sha256:{PYPI_SHA256}"}
 
 
+def fetch_debian(cache: Path) -> tuple[Path, dict]:
+    """BVLC's tree at 99bd997 from Debian's archive; the sha256 pin is what makes
+    plain http safe."""
+    import urllib.request
+
+    tarball = cache / "sources" / DEBIAN_ORIG
+    if not tarball.exists():
+        log(f"downloading {DEBIAN_URL}")
+        tmp = tarball.with_name(tarball.name + ".partial")
+        try:
+            with urllib.request.urlopen(DEBIAN_URL, timeout=120) as response, open(tmp, "wb") as f:
+                shutil.copyfileobj(response, f)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise BuildError(f"could not download {DEBIAN_URL} ({exc})") from None
+        tmp.rename(tarball)
+    digest = sha256_of(tarball)
+    if digest != DEBIAN_SHA256:
+        tarball.unlink()
+        raise BuildError(f"{tarball.name}: sha256 {digest} does not match the pinned {DEBIAN_SHA256}")
+    return tarball, {"source": "debian", "commit": "BVLC 99bd997 (Debian 1.0.0+git20180821.99bd997)",
+                     "checksum": f"sha256:{DEBIAN_SHA256}"}
+
+
 def resolve_source(cache: Path, python: str):
     choice = os.environ.get("CAFFE_SOURCE", "auto")
     (cache / "sources").mkdir(parents=True, exist_ok=True)
+    if choice == "debian":
+        return fetch_debian(cache)
     if choice not in ("auto", "bvlc", "pypi"):
         tree = Path(choice).resolve()
         if not (tree / "src" / "caffe" / "net.cpp").exists():
@@ -274,11 +309,16 @@ def unpack(source: Path, dest: Path) -> None:
     if source.is_dir():
         shutil.copytree(source, dest, symlinks=True, ignore=shutil.ignore_patterns(".git"))
         return
+    staging = dest.parent / "unpack"
+    shutil.rmtree(staging, ignore_errors=True)
     with tarfile.open(source) as tar:
-        tar.extractall(dest.parent / "unpack", filter="data")
-    (inner,) = list((dest.parent / "unpack").iterdir())
-    inner.rename(dest)
-    (dest.parent / "unpack").rmdir()
+        tar.extractall(staging, filter="data")
+    entries = list(staging.iterdir())
+    if len(entries) == 1 and entries[0].is_dir():  # sdists: one top folder
+        entries[0].rename(dest)
+        staging.rmdir()
+    else:  # Debian's orig tarball has the tree at its root
+        staging.rename(dest)
 
 
 # ----------------------------------------------------------------- build --
@@ -392,7 +432,7 @@ def main(argv=None) -> int:
                 src / "include" / "caffe" / "parallel.hpp").read_text():
             raise BuildError(f"USE_NCCL=1, but this Caffe tree ({info['commit']}) has no NCCL data "
                              "parallelism (no caffe::NCCL, no pycaffe caffe.NCCL); build the "
-                             "official tree with CAFFE_SOURCE=bvlc")
+                             "official tree with CAFFE_SOURCE=bvlc or CAFFE_SOURCE=debian")
         lib_dir = src / ".build_release" / "lib"
         (src / "Makefile.config").write_text(makefile_config(py, cuda, prefix, lib_dir))
         build(src, args.jobs, build_dir / "build.log")

@@ -9,7 +9,8 @@ The target needs no package manager, compiler or Python: everything above the
 C library, libstdc++ and the CUDA libraries comes in the archive.
 
   goturn-runtime/run.sh    sets LD_LIBRARY_PATH, PYTHONHOME, PYTHONPATH and PATH, runs "$@"
-  goturn-runtime/python/   Debian 12's python3.11 and its standard library (from the .debs)
+  goturn-runtime/python/   python3.11 (python_launcher.c over Debian 12's libpython3.11.so)
+                           and Debian 12's standard library (from the .debs)
   goturn-runtime/lib/      the shared libraries the build and that Python need (from the .debs)
   goturn-runtime/site/     cp311 wheels the toolkit imports at run time
   goturn-runtime/caffe/    the Caffe build (BUILD_INFO.json, pycaffe, libcaffe, caffe.bin),
@@ -51,10 +52,12 @@ TOP = "goturn-runtime"
 TARGET_SUPPLIES = re.compile(
     r"^(ld-linux-x86-64|libc|libm|libdl|libpthread|librt|libresolv|libutil|libanl|"
     r"libstdc\+\+|libgcc_s|"
-    r"libcuda|libcudart|libcublas|libcublasLt|libcurand|libcudnn\w*|libnvrtc\w*|libnvJitLink)"
+    r"libcuda|libcudart|libcublas|libcublasLt|libcurand|libcudnn\w*|libnvrtc\w*|libnvJitLink|"
+    r"libnccl)"
     r"\.so(\.|$)")
 
-PYTHON_PACKAGES = ["python3.11-minimal", "libpython3.11-minimal", "libpython3.11-stdlib"]
+# Debian 12's standard library; the interpreter itself is python_launcher.c over libpython3.11.so.
+PYTHON_PACKAGES = ["libpython3.11-minimal", "libpython3.11-stdlib"]
 # Standard-library parts the toolkit never imports (tests, GUIs, the REPL's curses/readline).
 STDLIB_DROP = re.compile(r"^(test|idlelib|tkinter|turtledemo|ensurepip|lib2to3|pydoc_data|sqlite3|"
                          r"__pycache__|sitecustomize\.py)$|"  # a link to /etc/python3.11, absent there
@@ -86,12 +89,13 @@ RUN_SH = r"""#!/usr/bin/env bash
 # goturn-caffe runtime: runs "$@" with the packed Python 3.11, pycaffe and libraries.
 #   cd <goturn-caffe checkout> && <this dir>/run.sh python tools/benchmark.py --gpu 0
 # CUDA_HOME (default /usr/local/cuda) supplies libcudart, libcublas and libcurand;
-# libcudnn comes from the loader's default path, CUDA_HOME/lib64, or CUDNN_LIB.
+# libcudnn comes from the loader's default path, CUDA_HOME/lib64, or CUDNN_LIB;
+# libnccl (builds with USE_NCCL) likewise, or from NCCL_LIB.
 # GOTURN_REPO (default: the current directory) puts its src/ on PYTHONPATH.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cuda=${CUDA_HOME:-/usr/local/cuda}
-export LD_LIBRARY_PATH="$here/lib:$here/caffe/src/.build_release/lib:$cuda/lib64${CUDNN_LIB:+:$CUDNN_LIB}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export LD_LIBRARY_PATH="$here/lib:$here/caffe/src/.build_release/lib:$cuda/lib64${CUDNN_LIB:+:$CUDNN_LIB}${NCCL_LIB:+:$NCCL_LIB}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export PYTHONHOME="$here/python/usr"
 export PYTHONNOUSERSITE=1
 export PYTHONPATH="$here/caffe/src/python:$here/site:${GOTURN_REPO:-$PWD}/src${PYTHONPATH:+:$PYTHONPATH}"
@@ -198,8 +202,11 @@ def caffe_files(build: Path) -> list[Path]:
     src = build / "src"
     files = [build / "BUILD_INFO.json", src / ".build_release" / "tools" / "caffe.bin"]
     files += sorted((src / ".build_release" / "lib").glob("libcaffe.so*"))
+    # pycaffe without its tests and its ImageNet mean (ilsvrc_2012_mean.npy: GOTURN subtracts
+    # a constant mean, see goturn_caffe.preprocess)
     files += [p for p in sorted((src / "python" / "caffe").rglob("*"))
-              if p.is_file() and "test" not in p.relative_to(src).parts and "__pycache__" not in p.parts]
+              if p.is_file() and p.suffix != ".npy"
+              and "test" not in p.relative_to(src).parts and "__pycache__" not in p.parts]
     return [f.relative_to(build) for f in files]
 
 
@@ -219,10 +226,23 @@ def copy_caffe(build: Path, dest: Path) -> list[Path]:
     return elves
 
 
+def build_launcher(target: Path) -> None:
+    """``python_launcher.c`` linked against this machine's libpython3.11.so (the
+    same Debian package's library goes into lib/), found at run time through an
+    $ORIGIN rpath, so the packed python also starts without run.sh's LD_LIBRARY_PATH."""
+    libpython = "/usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0"
+    if not os.path.exists(libpython) or not os.path.exists("/usr/include/python3.11/Python.h"):
+        raise PackError("libpython3.11-dev is not installed (needed to build the packed python "
+                        "launcher): apt-get install libpython3.11-dev")
+    run(["gcc", "-O2", "-s", "-I/usr/include/python3.11", str(HERE / "python_launcher.c"),
+         "-o", str(target), libpython, "-Wl,-rpath,$ORIGIN/../../../lib"])
+
+
 def copy_python(root: Path, dest: Path) -> list[Path]:
-    """python3.11 and its standard library, as ``dest/usr/...``; returns its ELF files."""
+    """python3.11 (our launcher over libpython3.11.so) and Debian's standard library,
+    as ``dest/usr/...``; returns its ELF files."""
     (dest / "usr" / "bin").mkdir(parents=True)
-    shutil.copy2(root / "usr/bin/python3.11", dest / "usr/bin/python3.11")
+    build_launcher(dest / "usr/bin/python3.11")
     shutil.copytree(root / "usr/lib/python3.11", dest / "usr/lib/python3.11", symlinks=True,
                     ignore=lambda _dir, names: [n for n in names if STDLIB_DROP.match(n)])
     return [dest / "usr/bin/python3.11"] + sorted((dest / "usr/lib/python3.11/lib-dynload").glob("*.so"))
@@ -299,9 +319,9 @@ def pack(args) -> Path:
         log(f"Caffe build {build.name}: {info['source']} {info['commit']}")
         caffe_elves = copy_caffe(build, top / "caffe")
 
-        log("downloading Debian 12's python3.11")
-        py_specs = [owning_package("/usr/bin/python3.11")] + [
-            f"{p}={run(['dpkg-query', '-W', '-f=${Version}', p]).strip()}" for p in PYTHON_PACKAGES[1:]]
+        log("downloading Debian 12's Python 3.11 standard library; building the python launcher")
+        py_specs = [f"{p}={run(['dpkg-query', '-W', '-f=${Version}', p]).strip()}"
+                    for p in PYTHON_PACKAGES]
         root, _ = download_debs(py_specs, scratch)
         py_elves = copy_python(root, top / "python")
 
@@ -339,7 +359,7 @@ def pack(args) -> Path:
             + "libraries in lib/:\n" + "".join(f"  {n}\n" for n in sorted(needed))
             + "wheels in site/:\n" + "".join(f"  {w}\n" for w in wheels)
             + "supplied by the target: glibc, libstdc++, libgcc_s, the CUDA driver, "
-              "cudart/cublas/curand (CUDA 13) and cuDNN 9\n")
+              "cudart/cublas/curand (CUDA 13), cuDNN 9 and, for a USE_NCCL build, NCCL 2\n")
 
         size = sum(p.stat().st_size for p in top.rglob("*") if p.is_file() and not p.is_symlink())
         log(f"staged {size / 2**20:.0f} MiB; compressing (xz -{args.xz_level}e, x86 filter)")
@@ -358,7 +378,33 @@ def pack(args) -> Path:
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     log(f"wrote {out}: {out.stat().st_size / 2**20:.1f} MiB")
+    report_carry_budget(out)
     return out
+
+
+DEVICE_CARRY_LIMIT = 64 * 2**20  # the working tree + carried paths one device call may send
+
+
+def travelling_tree_bytes(repo: Path) -> int:
+    """Bytes of what a device call sends besides carried paths: tracked files and
+    untracked files git does not ignore."""
+    names = run(["git", "-C", str(repo), "ls-files", "-z", "--cached", "--others",
+                 "--exclude-standard"]).split("\0")
+    return sum((repo / n).stat().st_size for n in names if n and (repo / n).is_file())
+
+
+def report_carry_budget(archive: Path) -> None:
+    """Say whether the archive fits beside this checkout in one device call."""
+    repo = HERE.parent
+    try:
+        tree = travelling_tree_bytes(repo)
+    except PackError:
+        return  # not a git checkout: no device call will send it
+    total = tree + archive.stat().st_size
+    verdict = "fits" if total <= DEVICE_CARRY_LIMIT else "does NOT fit"
+    log(f"device carry: working tree {tree / 2**20:.1f} MiB + archive "
+        f"{archive.stat().st_size / 2**20:.1f} MiB = {total / 2**20:.1f} MiB of 64 MiB: {verdict}"
+        + ("" if total <= DEVICE_CARRY_LIMIT else " (try --no-plots)"))
 
 
 CHECK_CODE = r"""
@@ -374,6 +420,11 @@ a = np.random.default_rng(0).random((8, 8)) + 8 * np.eye(8)
 b = np.arange(8.0).reshape(8, 1)
 assert np.allclose(cv2.gemm(a, a, 1, None, 0), a @ a)
 assert np.allclose(a @ cv2.solve(a, b)[1], b)
+# the data layer's workers are spawned with sys.executable: the packed launcher
+import multiprocessing
+with multiprocessing.get_context("spawn").Pool(1) as pool:
+    assert pool.apply(os.getpid) != os.getpid()
+print("spawned worker: ok")
 with tempfile.TemporaryDirectory() as tmp:
     try:
         import matplotlib
@@ -411,7 +462,8 @@ def check(archive: Path, repo: Path) -> None:
         print(result.stdout + result.stderr[-3000:], end="")
         if result.returncode:
             raise PackError(f"the unpacked runtime failed its check (exit {result.returncode})")
-    log("check passed: the unpacked runtime runs numpy, OpenCV, matplotlib, pycaffe and goturn_caffe")
+    log("check passed: the unpacked runtime runs numpy, OpenCV, pycaffe, goturn_caffe, "
+        "spawned workers (and matplotlib where packed)")
 
 
 def main(argv=None) -> int:

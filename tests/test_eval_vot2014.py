@@ -114,3 +114,27 @@ def test_evaluate_goturn_returns_the_dataset_numbers(tmp_path, monkeypatch):
     # burn-in: no frame counts for accuracy, which is then 0 (as in the toolkit)
     assert scores["frames"] == 30 and scores["failures"] == 2.0 and scores["accuracy"] == 0.0
     assert (tmp_path / "out" / "goturn" / "baseline" / "modern" / "modern_003.txt").is_file()
+
+
+def test_without_scipy_scores_are_written_and_ranks_wait_for_a_rerun(tmp_path, monkeypatch, capsys):
+    """The packed GPU runtime has no scipy: A/R scores still come out, ranks say why
+    they are missing, and a rerun where scipy is ranks the same results."""
+    dataset = write_vot_dataset(tmp_path / "vot", num_frames=30)
+    output = tmp_path / "out"
+    args = ["--tracker", "static,kcf", "--dataset", str(dataset), "--output", str(output),
+            "--experiments", "baseline", "--no-efo"]
+    with monkeypatch.context() as patch:
+        patch.setitem(sys.modules, "scipy", None)
+        patch.setitem(sys.modules, "scipy.stats", None)
+        patch.setitem(sys.modules, "matplotlib", None)
+        assert load_tool().main(args) == 0
+    baseline = json.loads((output / "summary.json").read_text())["experiments"]["baseline"]
+    assert set(baseline["trackers"]) == {"static", "kcf"} and baseline["ranks"] == {}
+    assert "scipy is not installed" in baseline["ranks_skipped"]
+    assert "Ranks: not computed (scipy is not installed" in (output / "summary.md").read_text()
+    assert not (output / "ar_plot.png").exists()
+    capsys.readouterr()
+    assert load_tool().main(args) == 0  # scipy importable again: same results, now ranked
+    rescored = json.loads((output / "summary.json").read_text())["experiments"]["baseline"]
+    assert set(rescored["ranks"]) == {"static", "kcf"} and "ranks_skipped" not in rescored
+    assert rescored["trackers"]["kcf"]["accuracy"] == baseline["trackers"]["kcf"]["accuracy"]

@@ -123,9 +123,48 @@ def test_find_cuda_settings_and_clear_errors(fake_cuda, monkeypatch):
 @pytest.mark.parametrize("name, supplied", [
     ("libc.so.6", True), ("ld-linux-x86-64.so.2", True), ("libstdc++.so.6", True),
     ("libgcc_s.so.1", True), ("libcudart.so.13", True), ("libcublasLt.so.13", True),
-    ("libcudnn_cnn.so.9", True), ("libcurand.so.10", True),
+    ("libcudnn_cnn.so.9", True), ("libcurand.so.10", True), ("libnccl.so.2", True),
     ("libcrypt.so.1", False), ("libcurl.so.4", False), ("libglog.so.1", False),
     ("libpython3.11.so.1.0", False), ("libmpdec.so.3", False), ("libcublas_fake", False),
 ])
 def test_runtime_pack_leaves_only_glibc_toolchain_and_cuda_to_the_target(name, supplied):
     assert bool(pack_runtime.TARGET_SUPPLIES.match(name)) is supplied
+
+
+def test_runtime_python_launcher_runs_the_interpreter_from_libpython(tmp_path):
+    import subprocess
+
+    if not Path("/usr/include/python3.11/Python.h").exists():
+        pytest.skip("libpython3.11-dev is not installed")
+    launcher = tmp_path / "python3.11"
+    pack_runtime.build_launcher(launcher)
+    needed = pack_runtime.needed_names(launcher)
+    assert "libpython3.11.so.1.0" in needed  # the interpreter is not linked in a second time
+    assert launcher.stat().st_size < 100_000
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+    out = subprocess.run([str(launcher), "-c", "import sys, json, ssl; print(sys.version_info[:2], "
+                          "sys.argv[1:])", "a", "b"], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "(3, 11) ['a', 'b']"
+    assert subprocess.run([str(launcher), "-c", "raise SystemExit(7)"], env=env).returncode == 7
+
+
+def test_carry_budget_counts_the_tree_that_travels(tmp_path, capsys, monkeypatch):
+    import subprocess
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / ".gitignore").write_text(".device/\n")
+    (repo / "tracked.bin").write_bytes(b"x" * 3000)
+    (repo / ".device").mkdir()
+    (repo / ".device" / "runtime.tar.xz").write_bytes(b"y" * 5000)  # ignored: carried, not sent
+    subprocess.run(["git", "-C", str(repo), "add", "tracked.bin", ".gitignore"], check=True)
+    (repo / "untracked.txt").write_bytes(b"z" * 200)  # untracked, not ignored: sent
+    assert pack_runtime.travelling_tree_bytes(repo) == 3000 + 200 + len(".device/\n")
+    monkeypatch.setattr(pack_runtime, "HERE", repo / "caffe_build")
+    pack_runtime.report_carry_budget(repo / ".device" / "runtime.tar.xz")
+    assert "of 64 MiB: fits" in capsys.readouterr().out
+    monkeypatch.setattr(pack_runtime, "DEVICE_CARRY_LIMIT", 6000)
+    pack_runtime.report_carry_budget(repo / ".device" / "runtime.tar.xz")
+    assert "does NOT fit (try --no-plots)" in capsys.readouterr().out

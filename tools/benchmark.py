@@ -6,15 +6,22 @@
               before the forward pass); microseconds per pair, median of
               repeats, writing into preallocated arrays as the tracker
               should, and allocating fresh arrays for comparison.
-  tracker     the tracker loop with pycaffe on --gpu N or the CPU: network
-              only and end to end (decode + crop + preprocess + forward +
-              box), median per frame after warm-up, N = 1, 8, 32 targets,
-              beside cv2.TrackerGOTURN and the paper's figures.
+  tracker     the tracker loop with pycaffe on --gpu N or the CPU, per Caffe
+              engine (--engine caffe,cudnn): the tracker's step (crop +
+              preprocess + forward + box) split into its network and
+              preprocessing shares, and the JPEG decode beside it; median
+              per frame after warm-up, N = 1, 8, 32 targets, beside
+              cv2.TrackerGOTURN and the paper's figures.
   data        random-access reads of training pairs (files vs LMDB cache)
               and examples/s of the data layer with 1 and 2 workers.
   net         the GOTURN deploy net alone (prototxt/goturn_deploy.prototxt,
               random weights): parameter count, and the median time of one
-              pycaffe forward pass at batch 1 on the CPU (or --gpu N).
+              pycaffe forward pass (with and without copying the inputs in)
+              per batch size and engine, on the CPU (or --gpu N).
+  train       solver throughput: iterations/s of the training net fed by the
+              Python data layer and its workers, against the same net fed
+              from memory (the bare net), and the examples/s the data layer
+              produces on its own: does the data keep up with the solver?
   all         every benchmark above with its defaults (`make bench`).
 
 Each subcommand prints one line per case and can write the results as JSON
@@ -23,6 +30,9 @@ Each subcommand prints one line per case and can write the results as JSON
 Examples:
   python tools/benchmark.py preprocess
   python tools/benchmark.py preprocess --repeats 2000 --json output/bench_preprocess.json
+  python tools/benchmark.py tracker --gpu 0 --engine caffe,cudnn --steps 200
+  python tools/benchmark.py net --gpu 0 --engine caffe,cudnn --batches 1,32 --forwards 200
+  python tools/benchmark.py train --gpu 0 --train-conv --iterations 50
 """
 
 import argparse
@@ -54,6 +64,37 @@ def write_json(path: str, results: dict) -> None:
     partial = path.with_name(path.name + ".partial")
     partial.write_text(json.dumps(results, indent=2) + "\n")
     os.replace(partial, path)
+
+
+def engines_arg(value: str) -> list:
+    """``--engine a,b`` -> a checked list of goturn_caffe.net.ENGINES."""
+    from goturn_caffe.net import ENGINES
+
+    engines = [v.strip() for v in value.split(",") if v.strip()]
+    unknown = [e for e in engines if e not in ENGINES]
+    if unknown or not engines:
+        raise argparse.ArgumentTypeError(f"engines must be from {', '.join(ENGINES)}; got {value!r}")
+    return engines
+
+
+def ints_arg(value: str) -> list:
+    try:
+        numbers = [int(v) for v in value.split(",")]
+    except ValueError:
+        numbers = []
+    if not numbers or min(numbers) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers like 1,8,32; got {value!r}")
+    return numbers
+
+
+def add_engine_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--engine", type=engines_arg, default=["default"],
+                        help="Caffe engines to compare, comma-separated: default (cuDNN in a "
+                             "cuDNN build), caffe (im2col + GEMM), cudnn (default: default)")
+
+
+def device_name(gpu) -> str:
+    return f"GPU {gpu}" if gpu is not None else f"CPU ({os.cpu_count()} cores)"
 
 
 # ---- preprocess ------------------------------------------------------------
@@ -124,8 +165,11 @@ def configure_tracker(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", help="trained weights (default: random filler weights; "
                                           "speed does not depend on the values)")
     parser.add_argument("--gpu", type=int, help="GPU id (default: CPU)")
-    parser.add_argument("--targets", default="1,8,32", help="batch sizes N (default 1,8,32)")
-    parser.add_argument("--steps", type=int, default=20, help="timed frames at N=1 (fewer for larger N)")
+    add_engine_option(parser)
+    parser.add_argument("--targets", type=ints_arg, default=[1, 8, 32],
+                        help="batch sizes N (default 1,8,32)")
+    parser.add_argument("--steps", type=int, default=20,
+                        help="timed frames at N=1 (on the CPU fewer for larger N)")
     parser.add_argument("--no-opencv", action="store_true", help="skip cv2.TrackerGOTURN")
 
 
@@ -133,20 +177,31 @@ def _median_ms(samples) -> float:
     return 1000 * statistics.median(samples)
 
 
-def _time_steps(tracker, frames, steps: int, warmup: int = 2):
-    """Per-step (decode + crop + preprocess + forward + decode) and network-only seconds."""
-    import cv2
-
-    end_to_end, network = [], []
+def _time_steps(tracker, frames, steps: int, warmup: int = 2) -> dict:
+    """Seconds per tracker step (crop + preprocess + forward + box) and its parts,
+    over the decoded ``frames`` in turn."""
+    samples = {"step": [], "network": [], "preprocess": []}
     for step in range(warmup + steps):
-        path = frames[(step + 1) % len(frames)]
+        frame = frames[(step + 1) % len(frames)]
         start = time.perf_counter()
-        frame = cv2.imread(str(path))
         tracker.update([frame] * tracker.size)
         if step >= warmup:
-            end_to_end.append(time.perf_counter() - start)
-            network.append(tracker.last_timing["network"])
-    return end_to_end, network
+            samples["step"].append(time.perf_counter() - start)
+            samples["network"].append(tracker.last_timing["network"])
+            samples["preprocess"].append(tracker.last_timing["preprocess"])
+    return samples
+
+
+def _jpeg_decode_ms(paths) -> float:
+    """Median cv2.imread of the sequence's frames: what reading a video adds per frame."""
+    import cv2
+
+    samples = []
+    for path in paths:
+        start = time.perf_counter()
+        cv2.imread(str(path))
+        samples.append(time.perf_counter() - start)
+    return _median_ms(samples)
 
 
 def run_tracker(args) -> dict:
@@ -157,42 +212,59 @@ def run_tracker(args) -> dict:
     from goturn_caffe.sequences import open_sequence
     from goturn_caffe.tracker import BatchedTracker
 
+    from goturn_caffe.net import check_engine
+
+    for engine in args.engine:
+        check_engine(engine, args.gpu)
     select_device(args.gpu)
     sequence = open_sequence(args.sequence)
-    frames = sequence.frame_paths
-    first = cv2.imread(str(frames[0]))
+    paths = sequence.frame_paths
+    frames = [cv2.imread(str(path)) for path in paths]  # decoded once: the step is timed alone
     box = sequence.ground_truth[0]
-    net = load_net(DEPLOY_PROTOTXT, args.weights)
-    device = f"GPU {args.gpu}" if args.gpu is not None else f"CPU ({os.cpu_count()} cores)"
-    results = {"device": device, "sequence": sequence.name, "cases": {}}
-    print(f"tracker on {device}, {sequence.name}; {PAPER_FPS}")
-    for n in (int(v) for v in args.targets.split(",")):
-        tracker = BatchedTracker(net)
-        tracker.init([first] * n, [box] * n)
-        steps = max(3, args.steps // n) if args.gpu is None else args.steps
-        end_to_end, network = _time_steps(tracker, frames, steps)
-        e2e_ms, net_ms = _median_ms(end_to_end), _median_ms(network)
-        case = {"targets": n, "steps": steps, "end_to_end_ms": round(e2e_ms, 3),
-                "network_ms": round(net_ms, 3), "end_to_end_fps": round(1000 / e2e_ms, 2),
-                "network_fps": round(1000 / net_ms, 2),
-                "targets_x_frames_per_s": round(1000 * n / e2e_ms, 2),
-                "network_share": round(net_ms / e2e_ms, 3)}
-        results["cases"][f"N={n}"] = case
-        print(f"tracker  N={n:<3d} end to end {e2e_ms:8.2f} ms/frame ({case['end_to_end_fps']:7.1f} fps, "
-              f"{case['targets_x_frames_per_s']:8.1f} targets x frames/s); network {net_ms:8.2f} ms "
-              f"({100 * case['network_share']:.0f} % of the step)")
+    device = device_name(args.gpu)
+    read_ms = _jpeg_decode_ms(paths)
+    results = {"device": device, "sequence": sequence.name, "jpeg_decode_ms": round(read_ms, 3),
+               "cases": {}}
+    print(f"tracker on {device}, {sequence.name} ({frames[0].shape[1]}x{frames[0].shape[0]}, "
+          f"JPEG decode {read_ms:.2f} ms/frame, not in the step); {PAPER_FPS}")
+    for engine in args.engine:
+        net = load_net(DEPLOY_PROTOTXT, args.weights, engine=engine)
+        for n in args.targets:
+            tracker = BatchedTracker(net)
+            tracker.init([frames[0]] * n, [box] * n)
+            steps = max(3, args.steps // n) if args.gpu is None else args.steps
+            samples = _time_steps(tracker, frames, steps)
+            step_ms, net_ms, prep_ms = (_median_ms(samples[k]) for k in ("step", "network", "preprocess"))
+            case = {"engine": engine, "targets": n, "steps": steps,
+                    "end_to_end_ms": round(step_ms, 3), "network_ms": round(net_ms, 3),
+                    "preprocess_ms": round(prep_ms, 3),
+                    "end_to_end_fps": round(1000 / step_ms, 2), "network_fps": round(1000 / net_ms, 2),
+                    "targets_x_frames_per_s": round(1000 * n / step_ms, 2),
+                    "with_jpeg_decode_fps": round(1000 / (step_ms + n * read_ms), 2),
+                    "network_share": round(net_ms / step_ms, 3),
+                    "preprocess_share": round(prep_ms / step_ms, 3)}
+            results["cases"][f"{engine} N={n}"] = case
+            print(f"tracker  {engine:<7s} N={n:<3d} step {step_ms:8.3f} ms ({case['end_to_end_fps']:8.1f} "
+                  f"fps, {case['targets_x_frames_per_s']:9.1f} targets x frames/s): network "
+                  f"{net_ms:.3f} ms ({100 * case['network_share']:.1f} %), crop + preprocess "
+                  f"{prep_ms:.3f} ms ({100 * case['preprocess_share']:.1f} %); "
+                  f"{case['with_jpeg_decode_fps']:.1f} fps with JPEG decode")
+        del net
     if not args.no_opencv:
         results["opencv"] = _opencv_goturn_speed(frames, box, steps=args.steps)
-        if "N=1" in results["cases"]:
-            ratio = results["cases"]["N=1"]["end_to_end_fps"] / results["opencv"]["fps"]
+        first_n1 = next((c for c in results["cases"].values() if c["targets"] == 1), None)
+        if first_n1 is not None:
+            ratio = first_n1["end_to_end_fps"] / results["opencv"]["fps"]
             results["ours_vs_opencv"] = round(ratio, 2)
-            print(f"ours / cv2.TrackerGOTURN (N=1, end to end): {ratio:.2f}x")
+            print(f"ours ({first_n1['engine']}) / cv2.TrackerGOTURN (N=1, tracker step, frames "
+                  f"decoded beforehand for both): {ratio:.2f}x")
     return results
 
 
 def _opencv_goturn_speed(frames, box, steps: int) -> dict:
     """cv2.TrackerGOTURN (OpenCV's own network and loop) with random weights of its
-    architecture, saved by pycaffe: the same work per frame as a user of OpenCV gets."""
+    architecture, saved by pycaffe: the same work per frame as a user of OpenCV gets
+    (``frames``: decoded images)."""
     import tempfile
 
     import cv2
@@ -209,45 +281,67 @@ def _opencv_goturn_speed(frames, box, steps: int) -> dict:
         params = cv2.TrackerGOTURN_Params()
         params.modelTxt, params.modelBin = str(OPENCV_DEPLOY), str(weights)
         tracker = cv2.TrackerGOTURN_create(params)
-    first = cv2.imread(str(frames[0]))
-    tracker.init(first, tuple(int(v) for v in box.to_xywh()))
+    tracker.init(frames[0], tuple(int(v) for v in box.to_xywh()))
     samples = []
     for step in range(2 + steps):
+        frame = frames[(step + 1) % len(frames)]
         start = time.perf_counter()
-        tracker.update(cv2.imread(str(frames[(step + 1) % len(frames)])))
+        tracker.update(frame)
         if step >= 2:
             samples.append(time.perf_counter() - start)
     ms = _median_ms(samples)
-    print(f"cv2.TrackerGOTURN (OpenCV {cv2.__version__}, its own net, random weights): "
-          f"{ms:.2f} ms/frame ({1000 / ms:.1f} fps) end to end, {cv2.getNumThreads()} threads")
+    print(f"cv2.TrackerGOTURN (OpenCV {cv2.__version__}, its own net, random weights, CPU): "
+          f"{ms:.2f} ms/frame ({1000 / ms:.1f} fps) per update, {cv2.getNumThreads()} threads")
     return {"ms": round(ms, 3), "fps": round(1000 / ms, 2), "opencv": cv2.__version__}
 
 
 # ---- data ----------------------------------------------------------------------
 
-def configure_data(parser: argparse.ArgumentParser) -> None:
+def add_dataset_options(parser: argparse.ArgumentParser) -> None:
     from goturn_caffe.paths import REPO_ROOT, shared_data_dir
 
     shared = shared_data_dir()
     default_alov = shared / "alov" if (shared / "alov").is_dir() else REPO_ROOT / "data" / "sample" / "alov"
     default_det = shared / "det" if (shared / "det").is_dir() else REPO_ROOT / "data" / "sample" / "det"
-    parser.add_argument("--alov", default=str(default_alov), help="ALOV root")
-    parser.add_argument("--det", default=str(default_det), help="ImageNet DET root")
+    parser.add_argument("--alov", default=str(default_alov),
+                        help="ALOV root (default: ../shared/data/alov, else the bundled sample)")
+    parser.add_argument("--det", default=str(default_det),
+                        help="ImageNet DET root (default: ../shared/data/det, else the bundled sample)")
+
+
+def configure_data(parser: argparse.ArgumentParser) -> None:
+    add_dataset_options(parser)
     parser.add_argument("--pairs", type=int, default=300, help="random pairs read per case")
     parser.add_argument("--batches", type=int, default=6, help="data-layer batches of 50 timed")
+
+
+def data_layer_rate(training_set, batch_size: int, workers: int, batches: int) -> float:
+    """Examples/s the data layer's workers deliver when nothing else waits on them
+    (Laplace crops, the authors' mix), after one warm-up batch."""
+    from goturn_caffe.batches import BatchConfig
+    from goturn_caffe.data_layer import BatchMaker
+    from goturn_caffe.prefetch import Prefetcher
+    from goturn_caffe.preprocess import INPUT_SIZE
+
+    config = BatchConfig(batch_size=batch_size)
+    prefetcher = Prefetcher(BatchMaker(training_set, config), batch_size,
+                            (INPUT_SIZE, INPUT_SIZE, 3), seed=0, workers=workers, depth=2)
+    try:
+        next(prefetcher)  # workers started and warm
+        start = time.perf_counter()
+        for _ in range(batches):
+            next(prefetcher)
+        return batches * batch_size / (time.perf_counter() - start)
+    finally:
+        prefetcher.close()
 
 
 def run_data(args) -> dict:
     import tempfile
 
-    import numpy as np
-
-    from goturn_caffe.batches import BatchConfig
-    from goturn_caffe.data_layer import BatchMaker
     from goturn_caffe.datasets.lmdb_cache import build_cache
     from goturn_caffe.datasets.read_benchmark import EXAMPLES_PER_PAIR, compare_sources
     from goturn_caffe.datasets.training_set import TrainingSet
-    from goturn_caffe.prefetch import Prefetcher
 
     disk = TrainingSet.from_roots(alov=args.alov, det=args.det)
     results = {"training_set": disk.summary(), "reads": [], "data_layer": {}}
@@ -259,18 +353,8 @@ def run_data(args) -> dict:
             print(f"data  read {row['kind']:<5s} pairs, {row['workers']} worker(s): files "
                   f"{row['files']:7.1f} pairs/s, LMDB {row['lmdb']:7.1f} pairs/s "
                   f"({row['lmdb_examples']:.0f} examples/s at {EXAMPLES_PER_PAIR} per pair)")
-        config = BatchConfig(batch_size=50)
         for workers in (1, 2):
-            prefetcher = Prefetcher(BatchMaker(cached, config), 50, (227, 227, 3),
-                                    seed=0, workers=workers, depth=2)
-            try:
-                next(prefetcher)  # workers started and warm
-                start = time.perf_counter()
-                for _ in range(args.batches):
-                    next(prefetcher)
-                rate = args.batches * 50 / (time.perf_counter() - start)
-            finally:
-                prefetcher.close()
+            rate = data_layer_rate(cached, 50, workers, args.batches)
             results["data_layer"][f"workers={workers}"] = round(rate, 1)
             print(f"data  layer (LMDB, Laplace crops, batch 50), {workers} worker(s): "
                   f"{rate:7.1f} examples/s")
@@ -281,31 +365,172 @@ def run_data(args) -> dict:
 
 def configure_net(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--forwards", type=int, default=50,
-                        help="timed forward passes, batch 1; the median is reported "
+                        help="timed forward passes per case; the median is reported "
                              "(default 50; --repeats is for the microbenchmarks)")
     parser.add_argument("--gpu", type=int, help="GPU id (default: the CPU)")
+    parser.add_argument("--batches", type=ints_arg, default=[1],
+                        help="batch sizes, comma-separated (default 1)")
+    add_engine_option(parser)
 
 
 def run_net(args) -> dict:
     import numpy as np
 
     from goturn_caffe.caffe_env import select_device
-    from goturn_caffe.net import DEPLOY_PROTOTXT, load_net, parameter_count
+    from goturn_caffe.net import DEPLOY_PROTOTXT, check_engine, load_net, parameter_count
 
+    for engine in args.engine:
+        check_engine(engine, args.gpu)
     select_device(args.gpu)
-    net = load_net(DEPLOY_PROTOTXT)  # filler weights: the time does not depend on the values
-    rng = np.random.default_rng(0)
-    for name in net.inputs:  # crops like the tracker's: mean-subtracted pixels
-        net.blobs[name].data[...] = rng.normal(0, 50, net.blobs[name].data.shape)
-    forward_ms = time_call(net.forward, max(1, args.forwards), warmup=5) / 1000
-    device = f"GPU {args.gpu}" if args.gpu is not None else f"CPU ({os.cpu_count()} cores)"
-    results = {"device": device, "batch": 1, "parameters": parameter_count(net),
-               "forward_ms": round(forward_ms, 2), "forwards": args.forwards,
-               # other jobs on the machine slow the CPU figure down: keep the load beside it
+    device = device_name(args.gpu)
+    # other jobs on the machine slow the CPU figure down: keep the load beside it
+    results = {"device": device, "forwards": args.forwards, "cases": {},
                "load_average_1min": round(os.getloadavg()[0], 2)}
-    print(f"net  GOTURN deploy net, {results['parameters']:,} parameters; one forward at batch 1 "
-          f"on {device}: {forward_ms:.1f} ms (median of {args.forwards}; load average "
-          f"{results['load_average_1min']})")
+    rng = np.random.default_rng(0)
+    for engine in args.engine:
+        net = load_net(DEPLOY_PROTOTXT, engine=engine)  # filler weights: time does not depend on them
+        results["parameters"] = parameter_count(net)
+        for batch in args.batches:
+            # crops like the tracker's: mean-subtracted pixels, made on the host
+            inputs = {name: rng.normal(0, 50, (batch,) + net.blobs[name].data.shape[1:]).astype(np.float32)
+                      for name in net.inputs}
+            for name, array in inputs.items():
+                net.blobs[name].reshape(*array.shape)
+                net.blobs[name].data[...] = array
+            net.reshape()
+
+            def forward_with_copy():
+                for name, array in inputs.items():  # host -> blob; on a GPU the upload is in forward
+                    net.blobs[name].data[...] = array
+                net.forward()
+
+            forward_ms = time_call(net.forward, max(1, args.forwards), warmup=5) / 1000
+            copy_ms = time_call(forward_with_copy, max(1, args.forwards), warmup=5) / 1000
+            case = {"engine": engine, "batch": batch, "forward_ms": round(forward_ms, 3),
+                    "forward_with_input_copy_ms": round(copy_ms, 3)}
+            results["cases"][f"{engine} batch={batch}"] = case
+            print(f"net  {engine:<7s} batch {batch:<3d} forward {forward_ms:8.3f} ms, with the "
+                  f"input arrays copied in {copy_ms:8.3f} ms (median of {args.forwards}) on {device}")
+        del net
+    print(f"net  GOTURN deploy net, {results['parameters']:,} parameters; load average "
+          f"{results['load_average_1min']}")
+    return results
+
+
+# ---- train -----------------------------------------------------------------------
+
+def configure_train(parser: argparse.ArgumentParser) -> None:
+    add_dataset_options(parser)
+    parser.add_argument("--gpu", type=int, help="GPU id (default: the CPU)")
+    parser.add_argument("--engine", type=engines_arg, default=["default"],
+                        help="one Caffe engine for the training net (default: default)")
+    parser.add_argument("--batch-size", type=int, default=50, help="examples per iteration (default 50)")
+    parser.add_argument("--iterations", type=int, default=3,
+                        help="timed solver iterations per case after 2 warm-up ones (default 3; "
+                             "use 50+ on a GPU)")
+    parser.add_argument("--workers", type=int, help="data-layer workers (default: CPUs - 1, at least 2)")
+    parser.add_argument("--train-conv", action="store_true",
+                        help="convolutions trainable too (training without ImageNet weights)")
+
+
+def _time_solver(solver, iterations: int) -> float:
+    """Median seconds of one solver iteration after two warm-up iterations."""
+    solver.step(2)
+    samples = []
+    for _ in range(iterations):
+        start = time.perf_counter()
+        solver.step(1)
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def _solver(caffe, folder: Path, name: str, net_param, gpu) -> object:
+    """An SGDSolver with the authors' settings over ``net_param``, written into ``folder``."""
+    from goturn_caffe.netspec import build_solver
+
+    net_path = folder / f"{name}_net.prototxt"
+    net_path.write_text(str(net_param))
+    solver = build_solver(str(net_path), str(folder / name), max_iter=10 ** 8, snapshot=0, display=0)
+    solver.snapshot_after_train = False
+    solver.solver_mode = solver.GPU if gpu is not None else solver.CPU
+    solver_path = folder / f"{name}_solver.prototxt"
+    solver_path.write_text(str(solver))
+    return caffe.SGDSolver(str(solver_path))
+
+
+def run_train(args) -> dict:
+    import tempfile
+
+    import numpy as np
+
+    from goturn_caffe.caffe_env import select_device
+    from goturn_caffe.data_layer import default_workers
+    from goturn_caffe.datasets.training_set import TrainingSet
+    from goturn_caffe.net import check_engine, set_engine
+    from goturn_caffe.netspec import NetOptions, build_net
+
+    if len(args.engine) != 1:
+        raise ValueError("train takes one --engine")
+    engine = args.engine[0]
+    check_engine(engine, args.gpu)
+    caffe = select_device(args.gpu)
+    workers = args.workers or default_workers()
+    batch = args.batch_size
+    data = {"alov": args.alov, "det": args.det, "workers": workers, "seed": 800}
+    device = device_name(args.gpu)
+    results = {"device": device, "engine": engine, "batch_size": batch, "workers": workers,
+               "train_conv": args.train_conv, "iterations": args.iterations}
+    with tempfile.TemporaryDirectory() as folder:
+        # The bare net: the same training net fed from memory (Input layers).
+        bare_param = build_net(NetOptions(batch_size=batch, train_conv=args.train_conv),
+                               train=True, python_data=False)
+        set_engine(bare_param, engine)
+        solver = _solver(caffe, Path(folder), "bare", bare_param, args.gpu)
+        rng = np.random.default_rng(0)
+        for name in ("target", "image"):
+            solver.net.blobs[name].data[...] = rng.normal(0, 50, solver.net.blobs[name].data.shape)
+        solver.net.blobs["bbox"].data[...] = rng.uniform(2, 8, solver.net.blobs["bbox"].data.shape)
+        bare_s = _time_solver(solver, args.iterations)
+        del solver
+
+        fed_param = build_net(NetOptions(batch_size=batch, train_conv=args.train_conv,
+                                         data_params=dict(data, batch_size=batch)), train=True)
+        set_engine(fed_param, engine)
+        solver = _solver(caffe, Path(folder), "fed", fed_param, args.gpu)
+        layer = solver.net.layers[0]
+        try:
+            solver.step(2)  # workers started, caches warm
+            layer.wait_seconds = 0.0
+            samples = []
+            for _ in range(args.iterations):
+                start = time.perf_counter()
+                solver.step(1)
+                samples.append(time.perf_counter() - start)
+            fed_s = statistics.median(samples)
+            wait_share = layer.wait_seconds / sum(samples)
+        finally:
+            layer.batch_source.close()
+        del solver
+
+    produced = data_layer_rate(TrainingSet.from_roots(alov=args.alov, det=args.det), batch,
+                               workers, max(2, args.iterations))
+    consumed = batch / bare_s
+    results.update({
+        "bare_s_per_iter": round(bare_s, 4), "bare_examples_per_s": round(consumed, 1),
+        "with_data_layer_s_per_iter": round(fed_s, 4),
+        "with_data_layer_examples_per_s": round(batch / fed_s, 1),
+        "solver_waiting_for_data_share": round(wait_share, 3),
+        "data_layer_examples_per_s": round(produced, 1),
+        "data_keeps_up": produced >= consumed})
+    plural = "s" if workers != 1 else ""
+    print(f"train  {device}, engine {engine}, batch {batch}, {workers} data worker{plural}"
+          f"{', convolutions trainable' if args.train_conv else ''}:")
+    print(f"train  bare net (inputs in memory): {bare_s * 1000:9.1f} ms/iteration = "
+          f"{consumed:8.1f} examples/s consumed")
+    print(f"train  with the Python data layer:  {fed_s * 1000:9.1f} ms/iteration = "
+          f"{batch / fed_s:8.1f} examples/s ({100 * wait_share:.0f} % of it waiting for data)")
+    print(f"train  data layer alone: {produced:8.1f} examples/s produced -> "
+          f"{'keeps up' if produced >= consumed else 'does NOT keep up'} with the bare solver")
     return results
 
 
@@ -316,6 +541,7 @@ COMMANDS = {
     "tracker": (configure_tracker, run_tracker),
     "data": (configure_data, run_data),
     "net": (configure_net, run_net),
+    "train": (configure_train, run_train),
 }
 
 
@@ -347,7 +573,11 @@ def main(argv=None) -> int:
     for name in names:
         # Each benchmark runs with its own defaults; `all` shares only --repeats.
         command_args = args if name == args.command else parse_args([name, "--repeats", str(args.repeats)])
-        results[name] = COMMANDS[name][1](command_args)
+        try:
+            results[name] = COMMANDS[name][1](command_args)
+        except (ValueError, ImportError) as exc:  # bad engine/device/data, no pycaffe: one line
+            print(f"benchmark.py {name}: {exc}", file=sys.stderr)
+            return 2
     if args.json:
         machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
         write_json(args.json, {"machine": machine, "repeats": args.repeats, **results})

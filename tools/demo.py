@@ -53,7 +53,7 @@ def demonstration_model(args) -> str:
     shutil.copyfile(summary["model"], tmp)
     os.replace(tmp, DEMO_MODEL)
     print(f"[demo] loss {summary['loss_first']:.3g} -> {summary['loss_last']:.3g}; "
-          f"weights {DEMO_MODEL} (loss curve {summary['loss_png']})")
+          f"weights {DEMO_MODEL} (loss curve {summary['loss_png'] or summary['loss_csv']})")
     return str(DEMO_MODEL)
 
 

@@ -28,6 +28,7 @@ import sys
 from pathlib import Path
 
 from goturn_caffe.datasets.image_io import DatasetError
+from goturn_caffe.net import ENGINES
 from goturn_caffe.paths import OUTPUT_DIR, REPO_ROOT, shared_data_dir
 from goturn_caffe.vot.experiment import DEFAULT_SEED, EXPERIMENTS
 from goturn_caffe.vot.results import ResultsError
@@ -68,6 +69,9 @@ def parse_args(argv=None):
     goturn.add_argument("--model-format", choices=["goturn", "opencv"], default="goturn",
                         help="goturn: the authors' layout; opencv: OpenCV's GOTURN model files")
     goturn.add_argument("--gpu", type=int, help="GPU id (default: CPU)")
+    goturn.add_argument("--engine", choices=ENGINES, default="default",
+                        help="Caffe's layer implementations: default (cuDNN where built with it), "
+                             "caffe (im2col + GEMM), cudnn (needs --gpu)")
     return parser.parse_args(argv)
 
 
@@ -91,7 +95,7 @@ def main(argv=None) -> int:
         sys.exit(f"--dataset {args.dataset}: no such folder (give a VOT folder with list.txt)")
     sequences = [s.strip() for s in args.sequences.split(",") if s.strip()] if args.sequences else None
     options = {"deploy": args.deploy, "weights": args.weights, "gpu": args.gpu,
-               "model_format": args.model_format} if "goturn" in names else {}
+               "model_format": args.model_format, "engine": args.engine} if "goturn" in names else {}
     try:
         summary = evaluate([(args.name or n, n) for n in names], Path(args.dataset), Path(args.output),
                            experiments, sequences, args.seed, options, tuple(args.compare),

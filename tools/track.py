@@ -22,7 +22,7 @@ import os
 import sys
 from pathlib import Path
 
-from goturn_caffe.net import DEPLOY_PROTOTXT, TRAINED_MODEL
+from goturn_caffe.net import DEPLOY_PROTOTXT, ENGINES, TRAINED_MODEL
 from goturn_caffe.paths import REPO_ROOT
 
 DEFAULT_INPUT = REPO_ROOT / "data" / "sample" / "vot" / "car"
@@ -47,6 +47,11 @@ def parse_args(argv=None):
                         help="online fine-tuning (paper's Appendix B): one fc SGD step per frame "
                              "at lr 1e-9 on the tracker's own output (off by default)")
     parser.add_argument("--gpu", type=int, help="GPU id (default: CPU)")
+    parser.add_argument("--engine", choices=ENGINES, default="default",
+                        help="Caffe's layer implementations: default (cuDNN where Caffe was built "
+                             "with it), caffe (Caffe's own im2col + GEMM convolutions), cudnn "
+                             "(needs --gpu); `tools/benchmark.py tracker --engine caffe,cudnn` "
+                             "says which is faster on your GPU")
     return parser.parse_args(argv)
 
 
@@ -91,7 +96,8 @@ def main(argv=None) -> int:
             from goturn_caffe.opencv_goturn import OPENCV_DEPLOY
 
             deploy = str(OPENCV_DEPLOY)
-        tracker = make_tracker(deploy, args.weights, args.gpu, args.model_format, args.finetune)
+        tracker = make_tracker(deploy, args.weights, args.gpu, args.model_format, args.finetune,
+                               args.engine)
     except (SequenceError, ModelError, CaffeUnavailable, ValueError) as exc:
         print(f"track.py: {exc}", file=sys.stderr)
         return 2

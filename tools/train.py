@@ -14,6 +14,7 @@ The same net also trains with the stock binary, from the repository root:
 import argparse
 import sys
 
+from goturn_caffe.net import ENGINES
 from goturn_caffe.netspec import NetOptions
 
 
@@ -43,6 +44,9 @@ def parse_args(argv=None):
     run.add_argument("--base-lr", type=float, help="base learning rate (default the authors' 1e-6)")
     run.add_argument("--train-conv", action="store_true",
                      help="train the convolutions too (when no ImageNet weights are available)")
+    run.add_argument("--engine", choices=ENGINES, default="default",
+                     help="Caffe's layer implementations for the training net: default (cuDNN "
+                          "where built with it), caffe (im2col + GEMM), cudnn (needs --gpu)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser.parse_args(argv)
 
@@ -58,6 +62,7 @@ def main(argv=None) -> int:
                 smooth_motion=not args.uniform_crops, seed=args.seed)
     config = TrainConfig(output=args.output, max_iter=args.max_iter, snapshot=args.snapshot,
                          gpu=args.gpu, resume=args.resume, init=args.init, base_lr=args.base_lr,
+                         engine=args.engine,
                          net=NetOptions(batch_size=args.batch_size, train_conv=args.train_conv),
                          data=data)
     try:
@@ -68,7 +73,7 @@ def main(argv=None) -> int:
     print(f"trained {summary['iterations']} iterations (now at {summary['final_iter']}): "
           f"loss {summary['loss_first']:.4g} -> {summary['loss_last']:.4g}, "
           f"{summary['seconds_per_iter']:.2f} s/iter, {summary['examples_per_s']:.1f} examples/s; "
-          f"model {summary['model']}; loss curve {summary['loss_png']}")
+          f"model {summary['model']}; loss curve {summary['loss_png'] or summary['loss_csv']}")
     return 0
 
 

@@ -51,6 +51,12 @@ def caffe_has_gpu(caffe) -> bool:
     return bool(info.get("flags", {}).get("cuda")) if info else False
 
 
+def caffe_has_cudnn(caffe=None) -> bool:
+    """Whether the Caffe build was compiled with cuDNN (BUILD_INFO.json's flags)."""
+    cuda = ((build_info(caffe) or {}).get("flags") or {}).get("cuda") or {}
+    return bool(cuda.get("cudnn"))
+
+
 def build_info(caffe=None) -> dict | None:
     """BUILD_INFO.json of the Caffe build that ``caffe`` was imported from."""
     import json

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass, fields
 
 from goturn_caffe.batches import BatchConfig
@@ -131,6 +132,9 @@ if _caffe is not None:
             top[0].reshape(n, 3, INPUT_SIZE, INPUT_SIZE)   # target crops
             top[1].reshape(n, 3, INPUT_SIZE, INPUT_SIZE)   # search crops
             top[2].reshape(n, 4, 1, 1)                     # labels
+            # Seconds forward() spent waiting for the workers: near zero while
+            # they keep ahead of the solver (tools/benchmark.py train reads it).
+            self.wait_seconds = 0.0
 
         def reshape(self, bottom, top):
             pass  # fixed shapes, set in setup
@@ -138,7 +142,9 @@ if _caffe is not None:
         def forward(self, bottom, top):
             from goturn_caffe.preprocess import preprocess_batch
 
+            start = time.perf_counter()
             targets, searches, labels = next(self.batch_source)
+            self.wait_seconds += time.perf_counter() - start
             preprocess_batch(targets, out=top[0].data)
             preprocess_batch(searches, out=top[1].data)
             top[2].data[...] = labels.reshape(-1, 4, 1, 1)

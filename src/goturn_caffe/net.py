@@ -150,20 +150,83 @@ def check_fit(net, net_name: str, model, model_path, require_all: bool = True, *
     return matched
 
 
-def load_net(prototxt, weights=None, train: bool = False, require_all: bool = True):
+# Caffe picks each layer's implementation by its ``engine`` field: DEFAULT means
+# cuDNN in a cuDNN build (for convolution, pooling, LRN, ReLU, ...), CAFFE is
+# Caffe's own (im2col + GEMM convolutions).  Which is faster depends on the batch:
+# see docs/gpu.md.  A cuDNN layer needs a GPU even to be set up.
+ENGINES = ("default", "caffe", "cudnn")
+_ENGINE_LAYERS = {"Convolution": "convolution_param", "Pooling": "pooling_param",
+                  "LRN": "lrn_param", "ReLU": "relu_param", "Sigmoid": "sigmoid_param",
+                  "TanH": "tanh_param", "Softmax": "softmax_param"}
+
+
+def set_engine(net_param, engine: str) -> int:
+    """Set ``engine`` on every layer of ``net_param`` that has the choice; returns
+    how many layers were set.  ``default`` leaves the prototxt's own choices."""
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
+    if engine == "default":
+        return 0
+    changed = 0
+    for layer in net_param.layer:
+        field_name = _ENGINE_LAYERS.get(layer.type)
+        if field_name is not None:
+            sub = getattr(layer, field_name)
+            sub.engine = getattr(type(sub), engine.upper())
+            changed += 1
+    return changed
+
+
+def check_engine(engine: str, gpu) -> None:
+    """A clear error for an engine this build or device cannot run."""
+    from goturn_caffe.caffe_env import caffe_has_cudnn
+
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
+    if engine != "cudnn":
+        return
+    if not caffe_has_cudnn(import_caffe()):
+        raise ValueError("engine cudnn asked for, but this Caffe build has no cuDNN "
+                         "(rebuild with USE_CUDNN=1, see docs/gpu.md)")
+    if gpu is None:
+        raise ValueError("engine cudnn runs on a GPU only: add --gpu N")
+
+
+def _net_from_param(caffe, param, phase):
+    """``caffe.Net`` from a NetParameter (pycaffe reads nets from files only)."""
+    import os
+    import tempfile
+
+    from google.protobuf import text_format
+
+    with tempfile.NamedTemporaryFile("w", suffix=".prototxt", delete=False) as f:
+        f.write(text_format.MessageToString(param))
+    try:
+        return caffe.Net(f.name, phase)
+    finally:
+        os.unlink(f.name)
+
+
+def load_net(prototxt, weights=None, train: bool = False, require_all: bool = True,
+             engine: str = "default"):
     """A ``caffe.Net`` from ``prototxt`` with ``weights`` checked and copied in.
 
     Without weights the net keeps its fillers' random values.  With
     ``require_all`` the file must hold exactly the net's weighted layers
     (none missing, none extra); otherwise the layers it shares with the net
-    are copied and the rest keep their fillers.
+    are copied and the rest keep their fillers.  ``engine`` (see ENGINES)
+    overrides the layers' implementation choice.
     """
     caffe = import_caffe()
     prototxt = Path(prototxt)
-    read_net_prototxt(prototxt)  # a clear error for a bad file, before Caffe sees it
+    param = read_net_prototxt(prototxt)  # a clear error for a bad file, before Caffe sees it
     # A file that is no model at all fails here, before the net is built.
     model = read_caffemodel(weights) if weights is not None else None
-    net = caffe.Net(str(prototxt), caffe.TRAIN if train else caffe.TEST)
+    phase = caffe.TRAIN if train else caffe.TEST
+    if set_engine(param, engine):
+        net = _net_from_param(caffe, param, phase)
+    else:
+        net = caffe.Net(str(prototxt), phase)
     if model is not None:
         check_fit(net, str(prototxt), model, weights, require_all, allow_unused=not require_all)
         del model  # the parsed copy; Caffe reads the file itself

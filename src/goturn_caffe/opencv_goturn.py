@@ -26,7 +26,7 @@ import numpy as np
 
 from goturn_caffe.boxes import Box
 from goturn_caffe.caffe_env import select_device
-from goturn_caffe.net import PROTOTXT_DIR, load_net
+from goturn_caffe.net import PROTOTXT_DIR, check_engine, load_net
 
 OPENCV_DEPLOY = PROTOTXT_DIR / "opencv" / "goturn.prototxt"
 INPUT_SIZE = 227
@@ -95,10 +95,12 @@ def decode_output(out: np.ndarray, rect: tuple, width: int, height: int) -> tupl
 class OpenCVGoturnTracker:
     """``init(frame, box)`` / ``update(frame) -> Box`` with OpenCV's model and loop."""
 
-    def __init__(self, deploy=OPENCV_DEPLOY, weights=None, gpu=None, net=None):
+    def __init__(self, deploy=OPENCV_DEPLOY, weights=None, gpu=None, net=None,
+                 engine: str = "default"):
         if net is None:
+            check_engine(engine, gpu)
             select_device(gpu)
-            net = load_net(Path(deploy), weights)
+            net = load_net(Path(deploy), weights, engine=engine)
         self.net = net
         self.last_timing = {}
 

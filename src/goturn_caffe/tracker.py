@@ -22,7 +22,7 @@ import numpy as np
 from goturn_caffe.boxes import Box
 from goturn_caffe.caffe_env import select_device
 from goturn_caffe.cropping import crop_and_resize, decode_box
-from goturn_caffe.net import DEPLOY_PROTOTXT, TRAINED_MODEL, load_net
+from goturn_caffe.net import DEPLOY_PROTOTXT, TRAINED_MODEL, check_engine, load_net
 from goturn_caffe.preprocess import INPUT_SIZE, preprocess_batch
 
 
@@ -105,13 +105,15 @@ class BatchedTracker:
 
 class GoturnTracker:
     """``GoturnTracker(deploy_prototxt, weights, gpu=None)``; ``init(frame, box)``,
-    ``update(frame) -> Box``.  Frames are BGR uint8 (H, W, 3) as cv2 reads them."""
+    ``update(frame) -> Box``.  Frames are BGR uint8 (H, W, 3) as cv2 reads them.
+    ``engine`` picks Caffe's layer implementations (:data:`goturn_caffe.net.ENGINES`)."""
 
     def __init__(self, deploy_prototxt=DEPLOY_PROTOTXT, weights=TRAINED_MODEL,
-                 gpu: Optional[int] = None, net=None):
+                 gpu: Optional[int] = None, net=None, engine: str = "default"):
         if net is None:
+            check_engine(engine, gpu)
             select_device(gpu)
-            net = load_net(Path(deploy_prototxt), weights)
+            net = load_net(Path(deploy_prototxt), weights, engine=engine)
         self.batch = BatchedTracker(net)
 
     @property
@@ -183,7 +185,7 @@ def track_sequence(tracker, frames, init_box: Box, on_box=None) -> TrackResult:
 
 
 def make_tracker(deploy, weights, gpu: Optional[int] = None, model_format: str = "goturn",
-                 finetune: bool = False):
+                 finetune: bool = False, engine: str = "default"):
     """A tracker for the authors' model layout, or for OpenCV's GOTURN model files;
     ``finetune`` adds the paper's online fine-tuning (Appendix B)."""
     if finetune:
@@ -191,11 +193,11 @@ def make_tracker(deploy, weights, gpu: Optional[int] = None, model_format: str =
             raise ValueError("online fine-tuning needs the authors' model layout (--model-format goturn)")
         from goturn_caffe.finetune import OnlineFinetuningTracker
 
-        return OnlineFinetuningTracker(GoturnTracker(deploy, weights, gpu=gpu))
+        return OnlineFinetuningTracker(GoturnTracker(deploy, weights, gpu=gpu, engine=engine))
     if model_format == "opencv":
         from goturn_caffe.opencv_goturn import OpenCVGoturnTracker
 
-        return OpenCVGoturnTracker(deploy, weights, gpu=gpu)
+        return OpenCVGoturnTracker(deploy, weights, gpu=gpu, engine=engine)
     if model_format != "goturn":
         raise ValueError(f"unknown model format {model_format!r} (goturn or opencv)")
-    return GoturnTracker(deploy, weights, gpu=gpu)
+    return GoturnTracker(deploy, weights, gpu=gpu, engine=engine)

@@ -29,8 +29,10 @@ import numpy as np
 from goturn_caffe.batches import BatchConfig
 from goturn_caffe.caffe_env import select_device
 from goturn_caffe.data_layer import parse_params
-from goturn_caffe.net import INIT_MODEL, ModelError, check_fit, read_caffemodel
+from goturn_caffe.net import (INIT_MODEL, ModelError, check_engine, check_fit, read_caffemodel,
+                              set_engine)
 from goturn_caffe.netspec import NetOptions, build_net, build_solver
+from goturn_caffe.plotting import agg_pyplot, save_figure
 
 SNAPSHOT_NAME = "goturn"
 
@@ -46,6 +48,7 @@ class TrainConfig:
     net: NetOptions = field(default_factory=NetOptions)
     data: dict = field(default_factory=dict)   # the data layer's param_str keys
     base_lr: Optional[float] = None   # None: the authors' 1e-6
+    engine: str = "default"           # Caffe layer implementations (goturn_caffe.net.ENGINES)
     display: int = 20
 
     def data_params(self) -> dict:
@@ -130,6 +133,7 @@ def prepare_run(config: TrainConfig):
     one-line message.
     """
     output = Path(config.output)
+    check_engine(config.engine, config.gpu)
     params = parse_params(json.dumps(config.data_params()))  # validates keys and batch size
     params.open_training_set()                              # roots exist, not empty
     init = None if config.resume and latest_snapshot(output) else resolve_init(config)
@@ -138,7 +142,9 @@ def prepare_run(config: TrainConfig):
     (output / "snapshots" / ".staging").mkdir(parents=True, exist_ok=True)
     net_options = NetOptions(**{**asdict(config.net), "data_params": config.data_params()})
     net_path = output / "train_net.prototxt"
-    atomic_write_text(net_path, str(build_net(net_options, train=True)))
+    net_param = build_net(net_options, train=True)
+    set_engine(net_param, config.engine)
+    atomic_write_text(net_path, str(net_param))
     overrides = dict(max_iter=config.max_iter, snapshot=0, display=0)
     if config.base_lr is not None:
         overrides["base_lr"] = config.base_lr
@@ -176,12 +182,13 @@ class LossLog:
         self.writer.writerow([iteration, f"{loss:.6g}", f"{seconds:.4f}"])
         self.file.flush()
 
-    def plot(self) -> Path:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+    def plot(self) -> Path | None:
+        """Draw loss.png; None where matplotlib is not installed."""
         import numpy as np
+
+        plt = agg_pyplot()
+        if plt is None:
+            return None
 
         data = np.loadtxt(self.path, delimiter=",", skiprows=1, ndmin=2)
         figure, axis = plt.subplots(figsize=(7, 4))
@@ -194,12 +201,7 @@ class LossLog:
         axis.set_ylabel("training loss")
         axis.legend()
         axis.grid(alpha=0.3)
-        png = self.path.with_suffix(".png")
-        tmp = png.with_name(".loss.tmp.png")
-        figure.savefig(tmp, dpi=100, bbox_inches="tight")
-        plt.close(figure)
-        os.replace(tmp, png)
-        return png
+        return save_figure(figure, self.path.with_suffix(".png"), dpi=100, bbox_inches="tight")
 
     def close(self) -> None:
         self.file.close()
@@ -266,6 +268,6 @@ def train(config: TrainConfig, log=print, progress: bool = True) -> dict:
                "loss_last": losses[-1] if losses else None,
                "seconds_per_iter": elapsed / max(iterations, 1),
                "examples_per_s": iterations * batch / elapsed if elapsed else 0.0,
-               "loss_csv": str(loss_log.path), "loss_png": str(png)}
+               "loss_csv": str(loss_log.path), "loss_png": str(png) if png else None}
     atomic_write_text(output / "summary.json", json.dumps(summary, indent=1))
     return summary

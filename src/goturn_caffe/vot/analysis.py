@@ -153,6 +153,16 @@ def overall_scores(results: list) -> dict:
             "fps": timed / seconds if seconds > 0 else None}
 
 
+def significance_tests_available() -> bool:
+    """Whether scipy (its Wilcoxon tests rank the trackers) can be imported.  The
+    packed GPU runtime leaves it out; its results are ranked where scipy is."""
+    try:
+        import scipy.stats  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def accuracy_differs(first: np.ndarray, second: np.ndarray, alpha: float = SIGNIFICANCE_ALPHA) -> bool:
     """Wilcoxon signed-rank test on the paired frame overlaps (NaN pairs dropped)."""
     from scipy.stats import wilcoxon

@@ -13,8 +13,10 @@ import math
 from pathlib import Path
 from typing import Optional
 
+from goturn_caffe.plotting import agg_pyplot, save_figure
 from goturn_caffe.vot.analysis import (RANKING_TAGS, overall_scores, rank_trackers,
-                                       score_sequence, tag_samples, tag_scores)
+                                       score_sequence, significance_tests_available,
+                                       tag_samples, tag_scores)
 from goturn_caffe.vot.protocol import BURNIN, FAILURE_OVERLAP, REPETITIONS, SKIP_INITIALIZE
 from goturn_caffe.vot.results import write_text_atomic
 from goturn_caffe.vot.speed import efo_speed
@@ -65,10 +67,15 @@ def summarize(roots: list, videos: list, truths: list, experiments: list,
                 scores["tags"] = tag_scores(results, videos)
                 trackers[name] = scores
                 samples[name] = {tag: tag_samples(results, videos, tag) for tag in RANKING_TAGS}
+        can_rank = significance_tests_available()
         summary["experiments"][experiment] = {
             "trackers": trackers, "incomplete": incomplete,
-            "ranks": rank_trackers(samples) if samples else {},
+            "ranks": rank_trackers(samples) if samples and can_rank else {},
             "published_goturn_ranks": published_ranks(published_row(), experiment)}
+        if samples and not can_rank:
+            summary["experiments"][experiment]["ranks_skipped"] = (
+                "scipy is not installed, so the ranks (Wilcoxon tests) were not computed; "
+                "rerun tools/eval_vot2014.py on these results where scipy is")
     return summary
 
 
@@ -76,6 +83,22 @@ def _number(value, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     return f"{value:.{digits}f}"
+
+
+def _rank_table(data: dict, row: dict) -> list:
+    """Markdown lines: our trackers' ranks beside GOTURN's published Table 2 row."""
+    ranks, trackers, published = data["ranks"], data["trackers"], data["published_goturn_ranks"]
+    lines = ["", f"Ranks (averaged over tags; among the {len(ranks)} tracker(s) scored here, "
+                 "beside GOTURN's published row, ranked among 39 VOT2014 trackers):", "",
+             "| tracker | accuracy rank | robustness rank | overall rank | speed (EFO) |",
+             "|---|---|---|---|---|"]
+    for name, rank in ranks.items():
+        lines.append(f"| {name} | {_number(rank['accuracy'], 2)} | {_number(rank['robustness'], 2)} | "
+                     f"{_number(rank['overall'], 2)} | {_number(trackers[name].get('efo'), 2)} |")
+    lines.append(f"| {GOTURN_METHOD} (paper, Table 2) | {published['accuracy']:.2f} | "
+                 f"{published['robustness']:.2f} | {published['overall']:.2f} | "
+                 f"{row['speed_efo']:.2f} |")
+    return lines
 
 
 def summary_markdown(summary: dict) -> str:
@@ -90,7 +113,7 @@ def summary_markdown(summary: dict) -> str:
              "per sequence are means over repetitions; over the dataset, accuracy is "
              "length-weighted and failures are summed.", ""]
     for experiment, data in summary["experiments"].items():
-        trackers, ranks = data["trackers"], data["ranks"]
+        trackers = data["trackers"]
         lines += [f"## {experiment}", ""]
         if not trackers:
             lines += ["No complete results.", ""]
@@ -115,18 +138,10 @@ def summary_markdown(summary: dict) -> str:
             cells = [f"{_number(t['tags'][tag]['accuracy'])} / {_number(t['tags'][tag]['failures'], 2)}"
                      if tag in t["tags"] else "-" for t in trackers.values()]
             lines.append(f"| {tag} | " + " | ".join(cells) + " |")
-        published = data["published_goturn_ranks"]
-        row = summary["published"][GOTURN_METHOD]
-        lines += ["", f"Ranks (averaged over tags; among the {len(ranks)} tracker(s) scored here, "
-                      "beside GOTURN's published row, ranked among 39 VOT2014 trackers):", "",
-                  "| tracker | accuracy rank | robustness rank | overall rank | speed (EFO) |",
-                  "|---|---|---|---|---|"]
-        for name, rank in ranks.items():
-            lines.append(f"| {name} | {_number(rank['accuracy'], 2)} | {_number(rank['robustness'], 2)} | "
-                         f"{_number(rank['overall'], 2)} | {_number(trackers[name].get('efo'), 2)} |")
-        lines.append(f"| {GOTURN_METHOD} (paper, Table 2) | {published['accuracy']:.2f} | "
-                     f"{published['robustness']:.2f} | {published['overall']:.2f} | "
-                     f"{row['speed_efo']:.2f} |")
+        if data.get("ranks_skipped"):
+            lines += ["", f"Ranks: not computed ({data['ranks_skipped']})."]
+        else:
+            lines += _rank_table(data, summary["published"][GOTURN_METHOD])
         if data["incomplete"]:
             lines += ["", f"Not scored (results missing for some sequences): "
                           f"{', '.join(data['incomplete'])}."]
@@ -137,14 +152,12 @@ def summary_markdown(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def plot_ar(summary: dict, path: Path) -> None:
+def plot_ar(summary: dict, path: Path) -> Path | None:
     """A-R plots, one row per experiment: raw (robustness exp(-30 F / mean sequence
     length) vs accuracy, as the toolkit plots them) and ranks (best at the top right)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = agg_pyplot()
+    if plt is None:
+        return None
     experiments = summary["experiments"]
     figure, axes = plt.subplots(len(experiments), 2, figsize=(10, 4.5 * len(experiments)),
                                 squeeze=False)
@@ -167,20 +180,17 @@ def plot_ar(summary: dict, path: Path) -> None:
         for axis in (raw, ranked):
             axis.grid(True, alpha=0.3)
     figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    figure.savefig(tmp, dpi=100)
-    plt.close(figure)
-    tmp.replace(path)
+    return save_figure(figure, path, dpi=100)
 
 
 def write_summary(summary: dict, output: Path) -> dict:
     """Write ``summary.json``, ``summary.md`` and ``ar_plot.png`` into ``output``
-    (each atomically); returns their paths."""
+    (each atomically); returns the paths written (no ``plot`` without matplotlib)."""
     output = Path(output)
-    paths = {"json": output / "summary.json", "markdown": output / "summary.md",
-             "plot": output / "ar_plot.png"}
+    paths = {"json": output / "summary.json", "markdown": output / "summary.md"}
     write_text_atomic(paths["json"], json.dumps(summary, indent=1) + "\n")
     write_text_atomic(paths["markdown"], summary_markdown(summary))
-    plot_ar(summary, paths["plot"])
+    plot = plot_ar(summary, output / "ar_plot.png")
+    if plot is not None:
+        paths["plot"] = plot
     return paths

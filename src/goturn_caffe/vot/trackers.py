@@ -73,10 +73,11 @@ def _opencv_factory(name: str):
 
 
 def create_tracker(name: str, deploy: Optional[str] = None, weights: Optional[str] = None,
-                   gpu: Optional[int] = None, model_format: str = "goturn"):
+                   gpu: Optional[int] = None, model_format: str = "goturn",
+                   engine: str = "default"):
     """A fresh tracker by registry name (see ``TRACKER_NAMES``).
 
-    ``deploy`` / ``weights`` / ``gpu`` / ``model_format`` are for ``goturn`` only
+    ``deploy`` / ``weights`` / ``gpu`` / ``model_format`` / ``engine`` are for ``goturn`` only
     (defaults: the package's deploy prototxt and trained model).
     """
     if name == "static":
@@ -88,5 +89,5 @@ def create_tracker(name: str, deploy: Optional[str] = None, weights: Optional[st
         from goturn_caffe.tracker import make_tracker
 
         return make_tracker(deploy or DEPLOY_PROTOTXT, weights or TRAINED_MODEL, gpu=gpu,
-                            model_format=model_format)
+                            model_format=model_format, engine=engine)
     raise ValueError(f"unknown tracker {name!r}: choose one of {', '.join(TRACKER_NAMES)}")
