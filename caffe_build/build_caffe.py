@@ -3,14 +3,16 @@
 
     python caffe_build/build_caffe.py [--venv .venv] [--jobs N]
 
-Source (``CAFFE_SOURCE``):
-  auto   official BVLC at commit 9b89154 (git, content-addressed) when github is
-         reachable, else the PyPI sdist brocolli-caffe 9.0.2 (sha256-pinned)
-  bvlc   BVLC only; pypi: the PyPI sdist only; a path: an existing source tree
+Source (``CAFFE_SOURCE``), all official BVLC code except the last resort:
+  auto   BVLC at commit 9b89154 (git, content-addressed) when github is reachable,
+         else debian, else (neither reachable) pypi
+  bvlc   BVLC at 9b89154 only
   debian the BVLC tree at 99bd997 (2018-08-21) as Debian archives it: the upstream
          tarball caffe_1.0.0+git20180821.99bd997.orig.tar.gz from deb.debian.org,
-         sha256-pinned (the value in Debian's signed .dsc); BVLC's own code,
-         including caffe::NCCL, reachable where only Debian's mirror is
+         sha256-pinned (the value in Debian's signed .dsc), with caffe::NCCL
+  pypi   the PyPI sdist brocolli-caffe 9.0.2 (sha256-pinned), a 2016 fork of BVLC
+         with extra layers and no NCCL
+  a path an existing source tree
 Build switches (environment):
   CPU_ONLY=1        force a CPU build even where nvcc exists
   CUDA_HOME         CUDA toolkit (default: the directory of the nvcc on PATH)
@@ -258,9 +260,9 @@ def fetch_pypi(cache: Path, python: str) -> tuple[Path, dict]:
                    "checksum": f"sha256:{PYPI_SHA256}"}
 
 
-def fetch_debian(cache: Path) -> tuple[Path, dict]:
-    """BVLC's tree at 99bd997 from Debian's archive; the sha256 pin is what makes
-    plain http safe."""
+def fetch_debian(cache: Path) -> tuple[Path, dict] | None:
+    """BVLC's tree at 99bd997 from Debian's archive (None when it cannot be
+    downloaded); the sha256 pin is what makes plain http safe."""
     import urllib.request
 
     tarball = cache / "sources" / DEBIAN_ORIG
@@ -272,7 +274,8 @@ def fetch_debian(cache: Path) -> tuple[Path, dict]:
                 shutil.copyfileobj(response, f)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
-            raise BuildError(f"could not download {DEBIAN_URL} ({exc})") from None
+            log(f"could not download {DEBIAN_URL} ({exc})")
+            return None
         tmp.rename(tarball)
     digest = sha256_of(tarball)
     if digest != DEBIAN_SHA256:
@@ -285,9 +288,7 @@ def fetch_debian(cache: Path) -> tuple[Path, dict]:
 def resolve_source(cache: Path, python: str):
     choice = os.environ.get("CAFFE_SOURCE", "auto")
     (cache / "sources").mkdir(parents=True, exist_ok=True)
-    if choice == "debian":
-        return fetch_debian(cache)
-    if choice not in ("auto", "bvlc", "pypi"):
+    if choice not in ("auto", "bvlc", "debian", "pypi"):
         tree = Path(choice).resolve()
         if not (tree / "src" / "caffe" / "net.cpp").exists():
             raise BuildError(f"CAFFE_SOURCE={choice} is not a Caffe source tree (no src/caffe/net.cpp)")
@@ -299,9 +300,16 @@ def resolve_source(cache: Path, python: str):
             return fetched
         if choice == "bvlc":
             raise BuildError(f"cannot fetch {BVLC_GIT} at {BVLC_COMMIT} (no network access to github?)")
-        log("github.com is not reachable: falling back to the Caffe source distributed on PyPI "
-            f"({PYPI_NAME}=={PYPI_VERSION}, a 2016 fork of BVLC Caffe; sources only). "
-            "Set CAFFE_SOURCE=bvlc to insist on the official tree.")
+        log("github.com is not reachable: taking BVLC Caffe at 99bd997 from Debian's archive "
+            f"({DEBIAN_ORIG}, sha256-pinned). Set CAFFE_SOURCE=bvlc to insist on 9b89154.")
+    if choice in ("auto", "debian"):
+        fetched = fetch_debian(cache)
+        if fetched:
+            return fetched
+        if choice == "debian":
+            raise BuildError(f"cannot download {DEBIAN_URL} (no access to deb.debian.org?)")
+        log("deb.debian.org is not reachable either: falling back to the Caffe source distributed "
+            f"on PyPI ({PYPI_NAME}=={PYPI_VERSION}, a 2016 fork of BVLC Caffe; sources only).")
     return fetch_pypi(cache, python)
 
 
@@ -434,7 +442,10 @@ def main(argv=None) -> int:
                              "parallelism (no caffe::NCCL, no pycaffe caffe.NCCL); build the "
                              "official tree with CAFFE_SOURCE=bvlc or CAFFE_SOURCE=debian")
         lib_dir = src / ".build_release" / "lib"
-        (src / "Makefile.config").write_text(makefile_config(py, cuda, prefix, lib_dir))
+        config = makefile_config(py, cuda, prefix, lib_dir)
+        config_path = src / "Makefile.config"
+        if not config_path.exists() or config_path.read_text() != config:  # keep make's timestamps
+            config_path.write_text(config)
         build(src, args.jobs, build_dir / "build.log")
         patches = json.loads((build_dir / "patches.json").read_text())
         info.update(flags=flags, key=key, patch_set_sha256=patch_digest,

@@ -2,8 +2,8 @@
 """Our compatibility patch set for Caffe, as scripted edits.
 
 Each edit is a regular expression applied to one file of a Caffe source tree.
-The same set applies to both supported trees (official BVLC at 9b89154 and the
-PyPI sdist brocolli-caffe 9.0.2): an edit whose target text a tree does not
+The same set applies to the supported trees (official BVLC at 9b89154, BVLC at
+99bd997 from Debian's archive, and the PyPI sdist brocolli-caffe 9.0.2): an edit whose target text a tree does not
 have is reported as "not needed" only when its ``applied`` pattern shows the
 fix is already there; anything else is an error, so a drifted tree fails loudly
 instead of building half-patched.
@@ -167,12 +167,14 @@ EDITS = [
          "the PyPI tree's proposal layer instantiates a Backward_gpu it never defines, an error "
          "for CUDA 13's host compiler; define it empty, like its Backward_cpu",
          applied=r"ProposalLayer<Dtype>::Backward_gpu\(", optional=True),  # PyPI tree only
-    Edit("src/caffe/layers/cudnn_conv_layer.cpp",
-         r"(#include \"caffe/layers/cudnn_conv_layer\.hpp\"\n)",
-         r"\1" + CUDNN_ALGO_WRAPPER.replace("\\", "\\\\"),
-         "cuDNN >= 8 removed cudnnGetConvolution{Forward,BackwardFilter,BackwardData}Algorithm; "
-         "wrap the _v7 heuristics",
-         applied=r"goturn_pick_algo"),
+    *[Edit(f"src/caffe/layers/{name}.cpp",
+           rf"(#include \"caffe/layers/{name}\.hpp\"\n)",
+           r"\1" + CUDNN_ALGO_WRAPPER.replace("\\", "\\\\"),
+           "cuDNN >= 8 removed cudnnGetConvolution{Forward,BackwardFilter,BackwardData}Algorithm; "
+           "wrap the _v7 heuristics",
+           applied=r"goturn_pick_algo", optional=optional)
+      for name, optional in [("cudnn_conv_layer", False),
+                             ("cudnn_deconv_layer", True)]],  # BVLC trees only
     Edit("src/caffe/layers/cudnn_conv_layer.cpp",
          r"(  ConvolutionLayer<Dtype>::Reshape\(bottom, top\);\n)",
          r"\1  // goturn-caffe: re-select algorithms only when the input shape changes; the\n"
@@ -185,11 +187,12 @@ EDITS = [
          r"(  bool handles_setup_;\n)",
          r"\1  std::vector<int> goturn_last_shape_;  // goturn-caffe: shape the algorithms were chosen for\n",
          "member for the Reshape fix above", applied=r"goturn_last_shape_"),
-    Edit("src/caffe/layers/cudnn_conv_layer.cpp",
-         r"size_t workspace_limit_bytes = 8\*1024\*1024;",
-         "size_t workspace_limit_bytes = GOTURN_CUDNN_WORKSPACE_LIMIT;",
-         "cuDNN workspace limit configurable at build time (CUDNN_WORKSPACE_MB)",
-         applied=r"workspace_limit_bytes = GOTURN_CUDNN_WORKSPACE_LIMIT"),
+    *[Edit(f"src/caffe/layers/{name}.cpp",
+           r"size_t workspace_limit_bytes = 8\*1024\*1024;",
+           "size_t workspace_limit_bytes = GOTURN_CUDNN_WORKSPACE_LIMIT;",
+           "cuDNN workspace limit configurable at build time (CUDNN_WORKSPACE_MB)",
+           applied=r"workspace_limit_bytes = GOTURN_CUDNN_WORKSPACE_LIMIT", optional=optional)
+      for name, optional in [("cudnn_conv_layer", False), ("cudnn_deconv_layer", True)]],
 ]
 
 SHIPPED_GENERATED = ["python/caffe/proto/caffe_pb2.py"]

@@ -40,8 +40,9 @@ def test_tracker_step_splits_into_network_and_preprocessing(caffe, tmp_path):
     for case in result["cases"].values():
         assert case["network_ms"] + case["preprocess_ms"] <= case["end_to_end_ms"] * 1.001
         assert case["network_share"] + case["preprocess_share"] <= 1.001
+        # the JSON keeps 3 decimals of rates and 4 of milliseconds
         assert case["targets_x_frames_per_s"] == pytest.approx(
-            1000 * case["targets"] / case["end_to_end_ms"], rel=1e-3)
+            1000 * case["targets"] / case["end_to_end_ms"], rel=1e-3, abs=2e-3)
         assert case["with_jpeg_decode_fps"] < case["end_to_end_fps"]
 
 
@@ -49,9 +50,9 @@ def test_train_compares_the_data_layer_with_the_bare_solver(caffe, tmp_path):
     result, stdout = run_benchmark(["train", "--batch-size", "11", "--iterations", "1",
                                     "--workers", "1"], tmp_path)
     assert result["batch_size"] == 11 and result["workers"] == 1
-    assert result["bare_examples_per_s"] == pytest.approx(11 / result["bare_s_per_iter"], rel=1e-2)
+    assert result["bare_examples_per_s"] == pytest.approx(11 / result["bare_s_per_iter"], rel=1e-3)
     assert result["with_data_layer_examples_per_s"] == pytest.approx(
-        11 / result["with_data_layer_s_per_iter"], rel=1e-2)
+        11 / result["with_data_layer_s_per_iter"], rel=1e-3)
     assert 0 <= result["solver_waiting_for_data_share"] <= 1
     assert result["data_keeps_up"] == (result["data_layer_examples_per_s"]
                                        >= result["bare_examples_per_s"])

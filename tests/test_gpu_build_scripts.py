@@ -17,8 +17,28 @@ import build_caffe  # noqa: E402
 import pack_runtime  # noqa: E402
 import patch_caffe  # noqa: E402
 
-SDIST = Path(os.environ.get("GOTURN_CAFFE_CACHE", Path.home() / ".cache" / "goturn-caffe")) \
-    / "sources" / f"{build_caffe.PYPI_NAME}-{build_caffe.PYPI_VERSION}.tar.gz"
+SOURCES = Path(os.environ.get("GOTURN_CAFFE_CACHE", Path.home() / ".cache" / "goturn-caffe")) / "sources"
+SDIST = SOURCES / f"{build_caffe.PYPI_NAME}-{build_caffe.PYPI_VERSION}.tar.gz"
+DEBIAN_ORIG = SOURCES / build_caffe.DEBIAN_ORIG
+# Files of the patch set each tree lacks (the other tree's own layers).
+ABSENT = {
+    "pypi": {"src/caffe/layers/cudnn_deconv_layer.cpp"},
+    "debian": {"src/caffe/layers/cudnn_bn_layer.cpp", "src/caffe/layers/proposal_layer.cu"}
+    | {f"src/caffe/layers/{name}_layer.cpp"
+       for name in ("hardsigmoid", "hardswish", "maxunpool", "pixelshuffle", "relu6", "upsample")},
+}
+
+
+def unpack_edited_files(tarball: Path, dest: Path) -> Path:
+    """The files the patch set edits, from a source tarball (one top folder or none)."""
+    wanted = {edit.path for edit in patch_caffe.EDITS}
+    with tarfile.open(tarball) as tar:
+        top = {m.name.split("/", 1)[0] for m in tar.getmembers()}
+        strip = len(top) == 1  # an sdist's top folder
+        members = [m for m in tar.getmembers()
+                   if (m.name.split("/", 1)[-1] if strip else m.name) in wanted]
+        tar.extractall(dest, members=members, filter="data")
+    return next(dest.iterdir()) if strip else dest
 
 
 @pytest.fixture
@@ -26,26 +46,39 @@ def edited_files(tmp_path) -> Path:
     """The files the patch set edits, unpacked from the pinned PyPI sdist (cached by `make caffe`)."""
     if not SDIST.exists():
         pytest.skip(f"{SDIST} not downloaded (make caffe fetches it)")
-    wanted = {edit.path for edit in patch_caffe.EDITS}
-    with tarfile.open(SDIST) as tar:
-        members = [m for m in tar.getmembers() if m.name.split("/", 1)[-1] in wanted]
-        tar.extractall(tmp_path, members=members, filter="data")
-    (root,) = tmp_path.iterdir()
-    return root
+    return unpack_edited_files(SDIST, tmp_path)
 
 
-def test_patch_set_applies_to_the_pypi_tree_and_not_twice(edited_files):
-    first = patch_caffe.patch_tree(edited_files, log=lambda _: None)
-    assert all(o.startswith(("applied", "not needed")) for _, _, o in first)
-    assert sum(o.startswith("applied") for _, _, o in first) == len(patch_caffe.EDITS) - 1
-    snapshot = {p: p.read_text() for p in edited_files.rglob("*") if p.is_file()}
-    second = patch_caffe.patch_tree(edited_files, log=lambda _: None)
-    assert [o for _, _, o in second] == ["not needed (already in this tree)"] * len(patch_caffe.EDITS)
+@pytest.mark.parametrize("tree", ["pypi", "debian"])
+def test_patch_set_applies_to_each_tree_and_not_twice(tree, tmp_path):
+    tarball = SDIST if tree == "pypi" else DEBIAN_ORIG
+    if not tarball.exists():
+        pytest.skip(f"{tarball} not downloaded (CAFFE_SOURCE={tree} make caffe fetches it)")
+    root = unpack_edited_files(tarball, tmp_path)
+    optional = {edit.path for edit in patch_caffe.EDITS if edit.optional}
+    assert ABSENT[tree] <= optional
+    first = patch_caffe.patch_tree(root, log=lambda _: None)
+    absent = {path for path, _, outcome in first if outcome == "file absent"}
+    assert absent == ABSENT[tree]
+    present = [outcome for path, _, outcome in first if path not in absent]
+    assert all(o.startswith(("applied", "not needed")) for o in present)
+    # one edit per tree is already upstream: BVLC's one-argument limit / the fork's INT_MAX
+    assert sum(o.startswith("not needed") for o in present) == 1
+    snapshot = {p: p.read_text() for p in root.rglob("*") if p.is_file()}
+    second = patch_caffe.patch_tree(root, log=lambda _: None)
+    assert [o for path, _, o in second if path not in absent] == \
+        ["not needed (already in this tree)"] * len(present)
     assert {p: p.read_text() for p in snapshot} == snapshot
+    for name in ("cudnn_conv_layer", "cudnn_deconv_layer"):
+        cpp = root / f"src/caffe/layers/{name}.cpp"
+        if cpp.exists():
+            text = cpp.read_text()
+            assert text.count("cudnnGetConvolutionForwardAlgorithm_v7(") == 1
+            assert "size_t workspace_limit_bytes = GOTURN_CUDNN_WORKSPACE_LIMIT;" in text
 
-    conv = (edited_files / "src/caffe/layers/cudnn_conv_layer.cpp").read_text()
-    assert conv.count("cudnnGetConvolutionForwardAlgorithm_v7(") == 1
-    assert "size_t workspace_limit_bytes = GOTURN_CUDNN_WORKSPACE_LIMIT;" in conv
+
+def test_patched_pypi_tree_details(edited_files):
+    patch_caffe.patch_tree(edited_files, log=lambda _: None)
     common = (edited_files / "src/caffe/common.cpp").read_text()
     assert "prop.clockRate" not in common and "cudaDevAttrClockRate" in common
     for cpp in ("src/caffe/layers/cudnn_softmax_layer.cpp", "src/caffe/layers/cudnn_bn_layer.cpp"):

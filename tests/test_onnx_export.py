@@ -162,17 +162,27 @@ layer { name: "drop" type: "Dropout" bottom: "fc_b" top: "fc_b" }
 """
 
 
+def has_floor_pooling(caffe) -> bool:
+    """The PyPI fork's ``ceil_mode`` field; BVLC Caffe always rounds up."""
+    return "ceil_mode" in caffe.proto.caffe_pb2.PoolingParameter.DESCRIPTOR.fields_by_name
+
+
+def small_net(caffe) -> str:
+    return SMALL_NET if has_floor_pooling(caffe) else SMALL_NET.replace(" ceil_mode: false", "")
+
+
 def test_every_layer_mapping_matches_caffe(caffe, tmp_path):
     from goturn_caffe.net import load_net, read_net_prototxt
     from goturn_caffe.onnx_export import net_to_onnx
 
     prototxt = tmp_path / "small.prototxt"
-    prototxt.write_text(SMALL_NET)
+    prototxt.write_text(small_net(caffe))
     net = load_net(prototxt)
     # The pooling sizes the comment promises: Caffe's ceil gives 6 columns
-    # where floor would give 5; floor mode on pool_b.
+    # where floor would give 5; floor mode on pool_b where the tree has it
+    # (4 rows, kernel 3, stride 2: floor 1 row, ceil 2).
     assert net.blobs["pool_a"].data.shape == (1, 6, 4, 6)
-    assert net.blobs["pool_b"].data.shape == (1, 12, 1, 3)
+    assert net.blobs["pool_b"].data.shape == ((1, 12, 1, 3) if has_floor_pooling(caffe) else (1, 12, 2, 3))
     model = net_to_onnx(net, read_net_prototxt(prototxt))
     assert model.graph.node[-1].op_type == "Identity" and model.graph.output[0].name == "fc_b"
     inputs = {"data": np.random.default_rng(1).uniform(-2, 2, (2, 3, 13, 11)).astype(np.float32)}
@@ -185,7 +195,7 @@ def test_cli_exports_and_checks(caffe, tmp_path):
     from goturn_caffe.net import load_net
 
     prototxt, weights, output = (tmp_path / f"small.{ext}" for ext in ("prototxt", "caffemodel", "onnx"))
-    prototxt.write_text(SMALL_NET)
+    prototxt.write_text(small_net(caffe))
     load_net(prototxt).save(str(weights))
     stdout = io.StringIO()
     with contextlib.redirect_stdout(stdout):
@@ -213,7 +223,7 @@ def test_unsupported_layer_is_named(caffe, tmp_path):
     from goturn_caffe.onnx_export import net_to_onnx
 
     prototxt = tmp_path / "softmax.prototxt"
-    prototxt.write_text(SMALL_NET.split('layer { name: "fc_b"')[0]
+    prototxt.write_text(small_net(caffe).split('layer { name: "fc_b"')[0]
                         + 'layer { name: "prob" type: "Softmax" bottom: "fc_a" top: "prob" }\n')
     with pytest.raises(ModelError, match="layer prob: type Softmax cannot be exported"):
         net_to_onnx(load_net(prototxt), read_net_prototxt(prototxt))

@@ -236,11 +236,11 @@ def run_tracker(args) -> dict:
             samples = _time_steps(tracker, frames, steps)
             step_ms, net_ms, prep_ms = (_median_ms(samples[k]) for k in ("step", "network", "preprocess"))
             case = {"engine": engine, "targets": n, "steps": steps,
-                    "end_to_end_ms": round(step_ms, 3), "network_ms": round(net_ms, 3),
-                    "preprocess_ms": round(prep_ms, 3),
-                    "end_to_end_fps": round(1000 / step_ms, 2), "network_fps": round(1000 / net_ms, 2),
-                    "targets_x_frames_per_s": round(1000 * n / step_ms, 2),
-                    "with_jpeg_decode_fps": round(1000 / (step_ms + n * read_ms), 2),
+                    "end_to_end_ms": round(step_ms, 4), "network_ms": round(net_ms, 4),
+                    "preprocess_ms": round(prep_ms, 4),
+                    "end_to_end_fps": round(1000 / step_ms, 3), "network_fps": round(1000 / net_ms, 3),
+                    "targets_x_frames_per_s": round(1000 * n / step_ms, 3),
+                    "with_jpeg_decode_fps": round(1000 / (step_ms + n * read_ms), 3),
                     "network_share": round(net_ms / step_ms, 3),
                     "preprocess_share": round(prep_ms / step_ms, 3)}
             results["cases"][f"{engine} N={n}"] = case
@@ -516,11 +516,11 @@ def run_train(args) -> dict:
                                workers, max(2, args.iterations))
     consumed = batch / bare_s
     results.update({
-        "bare_s_per_iter": round(bare_s, 4), "bare_examples_per_s": round(consumed, 1),
-        "with_data_layer_s_per_iter": round(fed_s, 4),
-        "with_data_layer_examples_per_s": round(batch / fed_s, 1),
+        "bare_s_per_iter": round(bare_s, 5), "bare_examples_per_s": round(consumed, 3),
+        "with_data_layer_s_per_iter": round(fed_s, 5),
+        "with_data_layer_examples_per_s": round(batch / fed_s, 3),
         "solver_waiting_for_data_share": round(wait_share, 3),
-        "data_layer_examples_per_s": round(produced, 1),
+        "data_layer_examples_per_s": round(produced, 3),
         "data_keeps_up": produced >= consumed})
     plural = "s" if workers != 1 else ""
     print(f"train  {device}, engine {engine}, batch {batch}, {workers} data worker{plural}"

@@ -10,8 +10,8 @@ edges: GOTURN's ``target``, ``image`` -> ``fc8``, OpenCV's ``data1``,
 Where Caffe and ONNX differ, the mapping follows Caffe:
 
 - Pooling: Caffe rounds the output size *up* (or down with ``ceil_mode:
-  false`` in this fork) and then drops a last window that would start in the
-  padding.  Rather than rely on each runtime's own ceil-mode rule, the exact
+  false`` in the PyPI fork; BVLC has no such field) and then drops a last
+  window that would start in the padding.  Rather than rely on each runtime's own ceil-mode rule, the exact
   Caffe size is reproduced with floor rounding and an explicit extra end
   padding, which every ONNX runtime computes the same way (max pooling
   ignores padded cells, as Caffe clips its windows to the image).
@@ -132,7 +132,9 @@ def _pooling(graph: _Graph, layer, bottoms: list, blobs: list, net) -> None:
     kernel = _pair(param, "kernel_size", 0, prefix="kernel")
     stride, pad = _pair(param, "stride", 1), _pair(param, "pad", 0)
     size = net.blobs[layer.bottom[0]].data.shape[2:]
-    end = [pool_end_pad(size[i], kernel[i], stride[i], pad[i], param.ceil_mode) for i in (0, 1)]
+    # BVLC Caffe always rounds up; the PyPI fork added ceil_mode (default true)
+    ceil_mode = param.ceil_mode if "ceil_mode" in param.DESCRIPTOR.fields_by_name else True
+    end = [pool_end_pad(size[i], kernel[i], stride[i], pad[i], ceil_mode) for i in (0, 1)]
     graph.add("MaxPool", layer, bottoms, layer.top[0], kernel_shape=list(kernel),
               strides=list(stride), pads=[pad[0], pad[1], end[0], end[1]])
 
