@@ -5,15 +5,18 @@ Examples:
   python tools/train.py --max-iter 4 --snapshot 2 --output output/try   # bundled sample, CPU
   python tools/train.py --alov ALOV_ROOT --det DET_ROOT --gpu 0 --output output/goturn
   python tools/train.py --lmdb output/cache.lmdb --gpu 0 --output output/goturn --resume
+  python tools/train.py --lmdb output/cache.lmdb --gpu 0,1,2,3 --output output/goturn4
 
-The same net also trains with the stock binary, from the repository root:
+The same net also trains with the stock binary, from the repository root, on one GPU:
   PYTHONPATH=src .venv/bin/caffe train -solver prototxt/goturn_solver.prototxt [-gpu 0]
-(the data layer's settings are the param_str of prototxt/goturn_train.prototxt).
+(the data layer's settings are the param_str of prototxt/goturn_train.prototxt; BVLC's
+`caffe train -gpu 0,1` refuses Python layers, hence --gpu 0,1 here: one process per GPU).
 """
 
 import argparse
 import sys
 
+from goturn_caffe.multi_gpu import parse_gpus
 from goturn_caffe.net import ENGINES
 from goturn_caffe.netspec import NetOptions
 
@@ -38,7 +41,9 @@ def parse_args(argv=None):
     run.add_argument("--max-iter", type=int, default=500000, help="iterations (default 500000)")
     run.add_argument("--snapshot", type=int, default=50000, help="snapshot every N iterations")
     run.add_argument("--resume", action="store_true", help="continue from the newest snapshot in --output")
-    run.add_argument("--gpu", type=int, help="GPU id (default: CPU)")
+    run.add_argument("--gpu", help="GPU id (default: CPU), or several (0,1,...) for NCCL data "
+                                   "parallelism: one process per GPU, each batch-size examples "
+                                   "per iteration, gradients averaged (needs a NCCL build)")
     run.add_argument("--init", help="initial weights (default models/goturn_init.caffemodel if present)")
     run.add_argument("--batch-size", type=int, default=50)
     run.add_argument("--base-lr", type=float, help="base learning rate (default the authors' 1e-6)")
@@ -60,8 +65,14 @@ def main(argv=None) -> int:
                                   workers=args.workers).items() if v is not None}
     data.update(mix=args.mix, augmented_per_pair=args.augmented_per_pair,
                 smooth_motion=not args.uniform_crops, seed=args.seed)
+    try:
+        gpus = parse_gpus(args.gpu) if args.gpu is not None else []
+    except ValueError as exc:
+        print(f"train.py: {exc}", file=sys.stderr)
+        return 2
     config = TrainConfig(output=args.output, max_iter=args.max_iter, snapshot=args.snapshot,
-                         gpu=args.gpu, resume=args.resume, init=args.init, base_lr=args.base_lr,
+                         gpu=gpus[0] if len(gpus) == 1 else None, gpus=gpus if len(gpus) > 1 else [],
+                         resume=args.resume, init=args.init, base_lr=args.base_lr,
                          engine=args.engine,
                          net=NetOptions(batch_size=args.batch_size, train_conv=args.train_conv),
                          data=data)

@@ -38,7 +38,7 @@ class WorkerError(RuntimeError):
     pass
 
 
-def _spawn_context():
+def spawn_context():
     context = mp.get_context("spawn")
     if "python" not in os.path.basename(sys.executable or ""):
         version = f"{sys.version_info[0]}.{sys.version_info[1]}"
@@ -103,7 +103,7 @@ class Prefetcher:
         if workers == 0:
             self._inline = make_batches(np.random.default_rng(seeds[0]))
             return
-        context = _spawn_context()
+        context = spawn_context()
         size = _slot_size(batch_size, self.crop_shape)
         self._slots, self._procs, self._free, self._ready = [], [], [], []
         for w in range(workers):

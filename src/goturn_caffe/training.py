@@ -7,6 +7,9 @@ A run lives in one output folder::
     DIR/snapshots/goturn_iter_N.caffemodel|.solverstate, DIR/snapshots/checkpoint.json
     DIR/loss.csv, DIR/loss.png                    the loss log and its curve
 
+Several GPUs (``gpus=[0, 1, ...]``, ``tools/train.py --gpu 0,1``) train with
+Caffe's NCCL data parallelism, one process per GPU: see :mod:`goturn_caffe.multi_gpu`.
+
 Snapshots are atomic: Caffe writes them into ``DIR/snapshots/.staging``; we move
 them into place and only then list them in ``checkpoint.json`` (written by
 rename).  A run killed at any moment leaves the listed snapshots whole, and
@@ -27,7 +30,7 @@ from typing import Optional
 import numpy as np
 
 from goturn_caffe.batches import BatchConfig
-from goturn_caffe.caffe_env import select_device
+from goturn_caffe.caffe_env import import_caffe, select_device
 from goturn_caffe.data_layer import parse_params
 from goturn_caffe.net import (INIT_MODEL, ModelError, check_engine, check_fit, read_caffemodel,
                               set_engine)
@@ -43,6 +46,7 @@ class TrainConfig:
     max_iter: int = 500000
     snapshot: int = 50000             # every N iterations (0: only at the end)
     gpu: Optional[int] = None
+    gpus: list = field(default_factory=list)   # several GPUs: NCCL data parallelism (multi_gpu)
     resume: bool = False
     init: Optional[str] = None        # default: models/goturn_init.caffemodel when present
     net: NetOptions = field(default_factory=NetOptions)
@@ -133,7 +137,11 @@ def prepare_run(config: TrainConfig):
     one-line message.
     """
     output = Path(config.output)
-    check_engine(config.engine, config.gpu)
+    if len(config.gpus) > 1:
+        from goturn_caffe.multi_gpu import check_multi_gpu
+
+        check_multi_gpu(import_caffe())
+    check_engine(config.engine, config.gpus[0] if config.gpus else config.gpu)
     params = parse_params(json.dumps(config.data_params()))  # validates keys and batch size
     params.open_training_set()                              # roots exist, not empty
     init = None if config.resume and latest_snapshot(output) else resolve_init(config)
@@ -151,7 +159,7 @@ def prepare_run(config: TrainConfig):
     solver = build_solver(str(net_path), str(output / "snapshots" / ".staging" / SNAPSHOT_NAME),
                           **overrides)
     solver.snapshot_after_train = False
-    solver.solver_mode = solver.GPU if config.gpu is not None else solver.CPU
+    solver.solver_mode = solver.GPU if config.gpu is not None or config.gpus else solver.CPU
     solver_path = output / "solver.prototxt"
     atomic_write_text(solver_path, str(solver))
     atomic_write_text(output / "run.json", json.dumps(
@@ -207,28 +215,53 @@ class LossLog:
         self.file.close()
 
 
-def train(config: TrainConfig, log=print, progress: bool = True) -> dict:
-    """Run (or resume) training; returns a summary dict."""
-    from tqdm import tqdm
-
+def open_solver(caffe, solver_path: Path, config: TrainConfig, init, init_model, log):
+    """The solver, resumed from the newest snapshot or with the initial weights copied in."""
     output = Path(config.output)
-    solver_path, init, init_model = prepare_run(config)
-    caffe = select_device(config.gpu)
     solver = caffe.SGDSolver(str(solver_path))
-    shutil.rmtree(output / "snapshots" / ".staging", ignore_errors=True)  # leftovers of a kill
-    (output / "snapshots" / ".staging").mkdir()
     resumed = latest_snapshot(output) if config.resume else None
     if resumed:
         solver.restore(str(resumed[2]))
         log(f"resumed from {resumed[2]} at iteration {solver.iter}")
     elif init is not None:
         how = copy_init_weights(solver.net, init_model, init, str(output / "train_net.prototxt"))
-        del init_model
         log(f"initialised from {init} ({how})")
     else:
         log(f"no {INIT_MODEL.name} in models/ (run `make weights`): all layers start from "
             "their fillers (random convolutions)")
-    batch = config.net.batch_size
+    return solver
+
+
+def train(config: TrainConfig, log=print, progress: bool = True) -> dict:
+    """Run (or resume) training, on several GPUs when ``config.gpus`` names more
+    than one; returns a summary dict."""
+    output = Path(config.output)
+    solver_path, init, init_model = prepare_run(config)
+    shutil.rmtree(output / "snapshots" / ".staging", ignore_errors=True)  # leftovers of a kill
+    (output / "snapshots" / ".staging").mkdir()
+    if len(config.gpus) > 1:
+        from goturn_caffe.multi_gpu import DataParallel
+
+        resumed = latest_snapshot(output) if config.resume else None
+        with DataParallel(config.gpus, solver_path, config.max_iter,
+                          restore=resumed[2] if resumed else None, log=log) as group:
+            solver = open_solver(group.caffe, solver_path, config, init, init_model, log)
+            init_model = None  # the parsed initial weights (hundreds of MB) are in the net now
+            group.connect(solver)  # rank 0's weights go to every GPU
+            return run_solver(group.caffe, solver, config, len(config.gpus), progress)
+    caffe = select_device(config.gpu)
+    solver = open_solver(caffe, solver_path, config, init, init_model, log)
+    init_model = None  # the parsed initial weights (hundreds of MB) are in the net now
+    return run_solver(caffe, solver, config, 1, progress)
+
+
+def run_solver(caffe, solver, config: TrainConfig, ranks: int, progress: bool) -> dict:
+    """Step ``solver`` to ``config.max_iter`` with the loss log, progress bar and
+    atomic snapshots; ``ranks`` solvers step together (examples/s counts them all)."""
+    from tqdm import tqdm
+
+    output = Path(config.output)
+    batch = config.net.batch_size * ranks
     loss_log = LossLog(output, solver.iter)
     start_iter, losses = solver.iter, []
     bar = tqdm(total=config.max_iter, initial=start_iter, unit="it", disable=not progress,
@@ -239,7 +272,7 @@ def train(config: TrainConfig, log=print, progress: bool = True) -> dict:
             tick = time.perf_counter()
             solver.step(1)
             seconds = time.perf_counter() - tick
-            loss = float(solver.net.blobs["loss"].data)
+            loss = float(solver.net.blobs["loss"].data)  # rank 0's batch
             losses.append(loss)
             loss_log.add(solver.iter, loss, seconds)
             done = solver.iter - start_iter
@@ -268,6 +301,7 @@ def train(config: TrainConfig, log=print, progress: bool = True) -> dict:
                "loss_last": losses[-1] if losses else None,
                "seconds_per_iter": elapsed / max(iterations, 1),
                "examples_per_s": iterations * batch / elapsed if elapsed else 0.0,
+               "gpus": list(config.gpus) if ranks > 1 else config.gpu,
                "loss_csv": str(loss_log.path), "loss_png": str(png) if png else None}
     atomic_write_text(output / "summary.json", json.dumps(summary, indent=1))
     return summary
