@@ -208,11 +208,9 @@ def run_tracker(args) -> dict:
     import cv2
 
     from goturn_caffe.caffe_env import select_device
-    from goturn_caffe.net import DEPLOY_PROTOTXT, load_net
+    from goturn_caffe.net import DEPLOY_PROTOTXT, check_engine, load_net
     from goturn_caffe.sequences import open_sequence
     from goturn_caffe.tracker import BatchedTracker
-
-    from goturn_caffe.net import check_engine
 
     for engine in args.engine:
         check_engine(engine, args.gpu)
@@ -234,7 +232,8 @@ def run_tracker(args) -> dict:
             tracker.init([frames[0]] * n, [box] * n)
             steps = max(3, args.steps // n) if args.gpu is None else args.steps
             samples = _time_steps(tracker, frames, steps)
-            step_ms, net_ms, prep_ms = (_median_ms(samples[k]) for k in ("step", "network", "preprocess"))
+            step_ms, net_ms, prep_ms = (_median_ms(samples[k])
+                                        for k in ("step", "network", "preprocess"))
             case = {"engine": engine, "targets": n, "steps": steps,
                     "end_to_end_ms": round(step_ms, 4), "network_ms": round(net_ms, 4),
                     "preprocess_ms": round(prep_ms, 4),

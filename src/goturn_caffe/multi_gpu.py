@@ -43,7 +43,8 @@ def parse_gpus(text: str) -> list:
     try:
         gpus = [int(v) for v in str(text).split(",")]
     except ValueError:
-        raise ValueError(f"--gpu takes a device id or a comma-separated list like 0,1; got {text!r}") from None
+        raise ValueError(f"--gpu takes a device id or a comma-separated list like 0,1; "
+                         f"got {text!r}") from None
     if min(gpus) < 0 or len(set(gpus)) != len(gpus):
         raise ValueError(f"--gpu {text}: device ids must be distinct and >= 0")
     return gpus
