@@ -17,12 +17,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-import numpy as np
-
 from goturn_caffe.caffe_env import import_caffe
 from goturn_caffe.datasets.archives import file_digest
-from goturn_caffe.net import DEPLOY_PROTOTXT, INIT_MODEL, ModelError, check_fit, parameter_count, \
-    read_caffemodel
+from goturn_caffe.net import (DEPLOY_PROTOTXT, INIT_MODEL, ModelError, check_fit, copy_layers,
+                              parameter_count, read_caffemodel)
 from goturn_caffe.netspec import CONV_SHAPES, SOLVER
 
 CAFFENET_URL = "http://dl.caffe.berkeleyvision.org/bvlc_reference_caffenet.caffemodel"
@@ -113,15 +111,8 @@ def make_init_weights(caffenet, output=INIT_MODEL, seed: int = DEFAULT_SEED) -> 
     caffe.set_random_seed(seed)
     net = caffe.Net(str(DEPLOY_PROTOTXT), caffe.TEST)
     check_fit(net, str(DEPLOY_PROTOTXT), model, caffenet, require_all=True, only=CONV_LAYERS)
-    donor = {layer.name: layer for layer in (list(model.layer) or list(model.layers))}
-    for name in CONV_LAYERS:
-        for idx, proto in enumerate(donor[name].blobs):
-            values = np.asarray(proto.double_data if len(proto.double_data) else proto.data,
-                                dtype=np.float32)
-            for suffix in STREAM_SUFFIXES:
-                blob = net.params[name + suffix][idx]
-                blob.data[...] = values.reshape(blob.data.shape)
-    del model, donor  # the parsed CaffeNet (~240 MB) is not needed while saving
+    copy_layers(net, model, CONV_LAYERS, STREAM_SUFFIXES)
+    del model  # the parsed CaffeNet (~240 MB) is not needed while saving
     _save_atomically(net, output)
     return output
 

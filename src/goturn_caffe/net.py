@@ -99,6 +99,20 @@ def blob_value_count(blob) -> int:
     return len(blob.double_data) or len(blob.data)
 
 
+def copy_layers(net, model, names, suffixes=("",)) -> None:
+    """Copy the blobs of layers ``names`` of a parsed ``model`` into ``net``'s layers
+    ``name + suffix`` for each suffix (check them with :func:`check_fit` first).
+    Values are read as Caffe reads them: ``double_data`` when a blob has any."""
+    layers = _weighted_layers(model)
+    for name in names:
+        for idx, proto in enumerate(layers[name].blobs):
+            values = np.asarray(proto.double_data if len(proto.double_data) else proto.data,
+                                dtype=np.float32)
+            for suffix in suffixes:
+                blob = net.params[name + suffix][idx]
+                blob.data[...] = values.reshape(blob.data.shape)
+
+
 def check_fit(net, net_name: str, model, model_path, require_all: bool = True, *,
               allow_unused: bool = True, only=None) -> list:
     """Check that ``model`` fits ``net`` before Caffe would abort on it.

@@ -32,8 +32,8 @@ import numpy as np
 from goturn_caffe.batches import BatchConfig
 from goturn_caffe.caffe_env import import_caffe, select_device
 from goturn_caffe.data_layer import parse_params
-from goturn_caffe.net import (INIT_MODEL, ModelError, check_engine, check_fit, read_caffemodel,
-                              set_engine)
+from goturn_caffe.net import (INIT_MODEL, ModelError, check_engine, check_fit, copy_layers,
+                              read_caffemodel, set_engine)
 from goturn_caffe.netspec import NetOptions, build_net, build_solver
 from goturn_caffe.plotting import agg_pyplot, save_figure
 
@@ -122,10 +122,7 @@ def copy_init_weights(net, model, init_path: Path, net_name: str) -> str:
     except ModelError:
         conv_layers = [name for name in net.params if name.startswith("conv")]
         matched = check_fit(net, net_name, model, init_path, require_all=True, only=conv_layers)
-        layers = {layer.name: layer for layer in (list(model.layer) or list(model.layers))}
-        for name in matched:
-            for blob, proto in zip(net.params[name], layers[name].blobs):
-                blob.data[...] = np.asarray(proto.data, dtype=np.float32).reshape(blob.data.shape)
+        copy_layers(net, model, matched)
         return f"convolutions only ({len(matched)} layers; fc layers differ in this variant)"
 
 
@@ -192,8 +189,6 @@ class LossLog:
 
     def plot(self) -> Path | None:
         """Draw loss.png; None where matplotlib is not installed."""
-        import numpy as np
-
         plt = agg_pyplot()
         if plt is None:
             return None
