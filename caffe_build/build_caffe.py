@@ -294,22 +294,26 @@ def resolve_source(cache: Path, python: str):
             raise BuildError(f"CAFFE_SOURCE={choice} is not a Caffe source tree (no src/caffe/net.cpp)")
         digest = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(tree.rglob("*.cpp")))).hexdigest()
         return tree, {"source": "path", "commit": str(tree), "checksum": f"sha256-cpp:{digest}"}
-    if choice in ("auto", "bvlc"):
-        fetched = fetch_bvlc(cache)
+    # Official code first; an unreachable source stops a forced choice, else hands over.
+    chain = [
+        ("bvlc", fetch_bvlc,
+         f"cannot fetch {BVLC_GIT} at {BVLC_COMMIT} (no network access to github?)",
+         "github.com is not reachable: taking BVLC Caffe at 99bd997 from Debian's archive "
+         f"({DEBIAN_ORIG}, sha256-pinned). Set CAFFE_SOURCE=bvlc to insist on 9b89154."),
+        ("debian", fetch_debian,
+         f"cannot download {DEBIAN_URL} (no access to deb.debian.org?)",
+         "deb.debian.org is not reachable either: falling back to the Caffe source distributed "
+         f"on PyPI ({PYPI_NAME}=={PYPI_VERSION}, a 2016 fork of BVLC Caffe; sources only)."),
+    ]
+    for name, fetch, failure, handover in chain:
+        if choice not in ("auto", name):
+            continue
+        fetched = fetch(cache)
         if fetched:
             return fetched
-        if choice == "bvlc":
-            raise BuildError(f"cannot fetch {BVLC_GIT} at {BVLC_COMMIT} (no network access to github?)")
-        log("github.com is not reachable: taking BVLC Caffe at 99bd997 from Debian's archive "
-            f"({DEBIAN_ORIG}, sha256-pinned). Set CAFFE_SOURCE=bvlc to insist on 9b89154.")
-    if choice in ("auto", "debian"):
-        fetched = fetch_debian(cache)
-        if fetched:
-            return fetched
-        if choice == "debian":
-            raise BuildError(f"cannot download {DEBIAN_URL} (no access to deb.debian.org?)")
-        log("deb.debian.org is not reachable either: falling back to the Caffe source distributed "
-            f"on PyPI ({PYPI_NAME}=={PYPI_VERSION}, a 2016 fork of BVLC Caffe; sources only).")
+        if choice == name:
+            raise BuildError(failure)
+        log(handover)
     return fetch_pypi(cache, python)
 
 

@@ -204,3 +204,27 @@ def test_carry_budget_counts_the_tree_that_travels(tmp_path, capsys, monkeypatch
     monkeypatch.setattr(pack_runtime, "DEVICE_CARRY_LIMIT", 6000)
     pack_runtime.report_carry_budget(repo / ".device" / "runtime.tar.xz")
     assert "does NOT fit (try --no-plots)" in capsys.readouterr().out
+
+
+def test_source_chain_prefers_official_code_and_stops_a_forced_choice(tmp_path, monkeypatch):
+    tried = []
+
+    def unreachable(name):
+        return lambda cache: tried.append(name)  # None: could not fetch
+
+    monkeypatch.setattr(build_caffe, "fetch_bvlc", unreachable("bvlc"))
+    monkeypatch.setattr(build_caffe, "fetch_debian", unreachable("debian"))
+    monkeypatch.setattr(build_caffe, "fetch_pypi", lambda cache, python: ("sdist", {"source": "pypi"}))
+    monkeypatch.setenv("CAFFE_SOURCE", "auto")
+    assert build_caffe.resolve_source(tmp_path, "python")[1]["source"] == "pypi"
+    assert tried == ["bvlc", "debian"]
+    monkeypatch.setattr(build_caffe, "fetch_debian", lambda cache: ("tarball", {"source": "debian"}))
+    tried.clear()
+    assert build_caffe.resolve_source(tmp_path, "python")[1]["source"] == "debian"
+    assert tried == ["bvlc"]
+    for forced, message in [("bvlc", "cannot fetch https://github.com/BVLC"),
+                            ("debian", "cannot download http://deb.debian.org")]:
+        monkeypatch.setattr(build_caffe, "fetch_debian", unreachable("debian"))
+        monkeypatch.setenv("CAFFE_SOURCE", forced)
+        with pytest.raises(SystemExit, match=message):
+            build_caffe.resolve_source(tmp_path, "python")
