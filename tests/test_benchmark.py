@@ -38,7 +38,8 @@ def test_tracker_step_splits_into_network_and_preprocessing(caffe, tmp_path):
     assert result["jpeg_decode_ms"] > 0
     assert sorted(result["cases"]) == ["caffe N=1", "caffe N=2"]
     for case in result["cases"].values():
-        assert case["network_ms"] + case["preprocess_ms"] <= case["end_to_end_ms"] * 1.001
+        # each part is timed inside its step: its median cannot exceed the step's
+        assert case["network_ms"] <= case["end_to_end_ms"] and case["preprocess_ms"] <= case["end_to_end_ms"]
         assert case["network_share"] + case["preprocess_share"] <= 1.001
         # the JSON keeps 3 decimals of rates and 4 of milliseconds
         assert case["targets_x_frames_per_s"] == pytest.approx(

@@ -240,8 +240,10 @@ def run_tracker(args) -> dict:
                     "end_to_end_fps": round(1000 / step_ms, 3), "network_fps": round(1000 / net_ms, 3),
                     "targets_x_frames_per_s": round(1000 * n / step_ms, 3),
                     "with_jpeg_decode_fps": round(1000 / (step_ms + n * read_ms), 3),
-                    "network_share": round(net_ms / step_ms, 3),
-                    "preprocess_share": round(prep_ms / step_ms, 3)}
+                    # shares of the time spent: totals, so that the parts add up
+                    # (medians of the parts need not add up to the median step)
+                    "network_share": round(sum(samples["network"]) / sum(samples["step"]), 3),
+                    "preprocess_share": round(sum(samples["preprocess"]) / sum(samples["step"]), 3)}
             results["cases"][f"{engine} N={n}"] = case
             print(f"tracker  {engine:<7s} N={n:<3d} step {step_ms:8.3f} ms ({case['end_to_end_fps']:8.1f} "
                   f"fps, {case['targets_x_frames_per_s']:9.1f} targets x frames/s): network "
@@ -432,15 +434,14 @@ def configure_train(parser: argparse.ArgumentParser) -> None:
                         help="convolutions trainable too (training without ImageNet weights)")
 
 
-def _time_solver(solver, iterations: int) -> float:
-    """Median seconds of one solver iteration after two warm-up iterations."""
-    solver.step(2)
+def _step_seconds(solver, iterations: int) -> list:
+    """Seconds of each of ``iterations`` solver iterations (warm the solver up first)."""
     samples = []
     for _ in range(iterations):
         start = time.perf_counter()
         solver.step(1)
         samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+    return samples
 
 
 def _solver(caffe, folder: Path, name: str, net_param, gpu) -> object:
@@ -489,7 +490,8 @@ def run_train(args) -> dict:
         for name in ("target", "image"):
             solver.net.blobs[name].data[...] = rng.normal(0, 50, solver.net.blobs[name].data.shape)
         solver.net.blobs["bbox"].data[...] = rng.uniform(2, 8, solver.net.blobs["bbox"].data.shape)
-        bare_s = _time_solver(solver, args.iterations)
+        solver.step(2)  # warm-up
+        bare_s = statistics.median(_step_seconds(solver, args.iterations))
         del solver
 
         fed_param = build_net(NetOptions(batch_size=batch, train_conv=args.train_conv,
@@ -498,15 +500,11 @@ def run_train(args) -> dict:
         solver = _solver(caffe, Path(folder), "fed", fed_param, args.gpu)
         layer = solver.net.layers[0]
         try:
-            solver.step(2)  # workers started, caches warm
-            layer.wait_seconds = 0.0
-            samples = []
-            for _ in range(args.iterations):
-                start = time.perf_counter()
-                solver.step(1)
-                samples.append(time.perf_counter() - start)
+            solver.step(2)  # warm-up: workers started, caches warm
+            waited_before = layer.wait_seconds
+            samples = _step_seconds(solver, args.iterations)
             fed_s = statistics.median(samples)
-            wait_share = layer.wait_seconds / sum(samples)
+            wait_share = (layer.wait_seconds - waited_before) / sum(samples)
         finally:
             layer.batch_source.close()
         del solver
