@@ -400,11 +400,11 @@ def report_carry_budget(archive: Path) -> None:
         tree = travelling_tree_bytes(repo)
     except PackError:
         return  # not a git checkout: no device call will send it
-    total = tree + archive.stat().st_size
-    verdict = "fits" if total <= DEVICE_CARRY_LIMIT else "does NOT fit"
-    log(f"device carry: working tree {tree / 2**20:.1f} MiB + archive "
-        f"{archive.stat().st_size / 2**20:.1f} MiB = {total / 2**20:.1f} MiB of 64 MiB: {verdict}"
-        + ("" if total <= DEVICE_CARRY_LIMIT else " (try --no-plots)"))
+    size = archive.stat().st_size
+    total = tree + size
+    verdict = "fits" if total <= DEVICE_CARRY_LIMIT else "does NOT fit (try --no-plots)"
+    log(f"device carry: working tree {tree / 2**20:.1f} MiB + archive {size / 2**20:.1f} MiB "
+        f"= {total / 2**20:.1f} MiB of 64 MiB: {verdict}")
 
 
 CHECK_CODE = r"""
