@@ -37,12 +37,21 @@ deps:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
 	    --no-install-recommends $(DEB_PACKAGES) >/dev/null; fi
 
+# Python packages go through a wheelhouse beside the Caffe cache: filled from PyPI
+# when it is reachable, so that later set-ups (a fresh clone, a new venv) also
+# work offline.  setuptools/wheel are there for the builds of the few sdists and
+# of this project itself.
+WHEELHOUSE ?= $(HOME)/.cache/goturn-caffe/wheels
+PIP := $(PY) -m pip -q --disable-pip-version-check
 $(VENV)/.installed: requirements.txt requirements-vot.txt setup.py
 	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found (Caffe's Boost.Python is built for it; set PYTHON=...)"; exit 2; }
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
-	$(PY) -m pip install -q --disable-pip-version-check --no-deps -r requirements-vot.txt
-	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
+	@$(PIP) download -d $(WHEELHOUSE) -r requirements.txt setuptools wheel 2>/dev/null \
+	  && $(PIP) download -d $(WHEELHOUSE) --no-deps -r requirements-vot.txt 2>/dev/null \
+	  || echo "[venv] PyPI not reachable: installing from $(WHEELHOUSE) only"
+	$(PIP) install --no-index --find-links $(WHEELHOUSE) -r requirements.txt
+	$(PIP) install --no-index --find-links $(WHEELHOUSE) --no-deps -r requirements-vot.txt
+	$(PIP) install --no-index --find-links $(WHEELHOUSE) --no-deps -e .
 	@touch $@
 
 venv: deps $(VENV)/.installed
