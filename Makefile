@@ -13,10 +13,11 @@ DEB_PACKAGES := build-essential libboost-system-dev libboost-thread-dev libboost
 EXP ?= l2_loss
 ARGS ?=
 
-.PHONY: help deps venv caffe test demo train bench data weights prototxt eval ablation doctor clean
+.PHONY: help deps venv caffe test lint demo train bench data weights model prototxt eval ablation doctor clean
 
 help:
 	@echo "make test      set up deps, venv and Caffe, then run the test suite"
+	@echo "make lint      ruff check (ruff.toml); make test runs it first"
 	@echo "make demo      set up, train a demonstration model if none, track the bundled sequence"
 	@echo "make train     train GOTURN (ARGS='--max-iter N --gpu 0 ...', see tools/train.py --help)"
 	@echo "make bench     tracker / preprocessing / data speed benchmarks"
@@ -24,6 +25,7 @@ help:
 	@echo "make ablation EXP=l2_loss   one of the paper's experiments (tools/ablation.py --help)"
 	@echo "make data      build the LMDB training cache (ARGS='--alov DIR --det DIR --output DIR')"
 	@echo "make weights   CaffeNet -> models/goturn_init.caffemodel (ARGS='--caffenet FILE')"
+	@echo "make model     download OpenCV's trained GOTURN and CaffeNet (+ make weights) (ARGS='opencv-goturn --mirror URL ...')"
 	@echo "make prototxt  regenerate prototxt/ from src/goturn_caffe/netspec.py"
 	@echo "make caffe     build Caffe (CPU; CUDA where a GPU is found; see caffe_build/build_caffe.py)"
 	@echo "make doctor    print the Caffe build info and what works"
@@ -59,8 +61,12 @@ venv: deps $(VENV)/.installed
 caffe: venv
 	$(PY) caffe_build/build_caffe.py --venv $(VENV) --jobs $(JOBS)
 
-test: caffe
+test: caffe lint
 	$(PY) -m pytest -q tests
+
+# The one linter, configured in ruff.toml (pinned in requirements.txt).
+lint: venv
+	$(VENV)/bin/ruff check .
 
 demo: caffe
 	$(PY) tools/demo.py $(ARGS)
@@ -77,8 +83,12 @@ data: venv
 weights: caffe
 	$(PY) tools/make_init_weights.py $(ARGS)
 
+# After caffenet, --init-weights does what `make weights` does with the downloaded file.
+model: caffe
+	$(PY) tools/fetch_models.py --init-weights $(ARGS)
+
 prototxt: caffe
-	$(PY) -m goturn_caffe.netspec --write prototxt
+	$(PY) -m goturn_caffe.model.netspec --write prototxt
 
 eval: caffe
 	$(PY) tools/eval_vot2014.py $(ARGS)

@@ -8,8 +8,10 @@ Source (``CAFFE_SOURCE``), all official BVLC code except the last resort:
          else debian, else (neither reachable) pypi
   bvlc   BVLC at 9b89154 only
   debian the BVLC tree at 99bd997 (2018-08-21) as Debian archives it: the upstream
-         tarball caffe_1.0.0+git20180821.99bd997.orig.tar.gz from deb.debian.org,
-         sha256-pinned (the value in Debian's signed .dsc), with caffe::NCCL
+         tarball caffe_1.0.0+git20180821.99bd997.orig.tar.gz, fetched with
+         `apt-get source --download-only` through the mirrors of this machine's own
+         apt sources (so a local mirror or proxy serves it too), sha256-pinned (the
+         value in Debian's signed .dsc), with caffe::NCCL
   pypi   the PyPI sdist brocolli-caffe 9.0.2 (sha256-pinned), a 2016 fork of BVLC
          with extra layers and no NCCL
   a path an existing source tree
@@ -23,6 +25,8 @@ Build switches (environment):
                     caffe::NCCL: the official BVLC one, CAFFE_SOURCE=bvlc or debian;
                     the PyPI tree has none)
   CAFFE_DEPS_PREFIX extra prefix holding unpacked .debs (include/, lib/)
+  CAFFE_NATIVE=1    compile Caffe's C++ with -O3 -march=native: for this CPU only (the
+                    build then runs nowhere older), so off by default; its own cache key
   GOTURN_CAFFE_CACHE  cache root (default ~/.cache/goturn-caffe)
 
 The build lands in ``<cache>/<key>/`` where the key hashes the source
@@ -38,6 +42,8 @@ import argparse
 import hashlib
 import json
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -54,10 +60,14 @@ BVLC_COMMIT = "9b891540183ddc834a02b2bd81b31afae71b2153"
 BVLC_GIT = "https://github.com/BVLC/caffe.git"
 PYPI_NAME, PYPI_VERSION = "brocolli-caffe", "9.0.2"
 PYPI_SHA256 = "c6410cc60bdd6db685d441b66be7df05410f8850ac88d6b75d48ef9b2315c08a"
-DEBIAN_ORIG = "caffe_1.0.0+git20180821.99bd997.orig.tar.gz"
-DEBIAN_URL = f"http://deb.debian.org/debian/pool/main/c/caffe/{DEBIAN_ORIG}"
+DEBIAN_PACKAGE, DEBIAN_UPSTREAM = "caffe", "1.0.0+git20180821.99bd997"
+DEBIAN_VERSION = f"{DEBIAN_UPSTREAM}-8"  # the source package apt is asked for first
+DEBIAN_ORIG = f"{DEBIAN_PACKAGE}_{DEBIAN_UPSTREAM}.orig.tar.gz"
 # From caffe_1.0.0+git20180821.99bd997-8.dsc (Checksums-Sha256), signed by its uploader.
 DEBIAN_SHA256 = "e0eb3f06794f7402c77b7dec8e8480273ee1a1bb192e9122b621a69d4147ad0c"
+# Debian releases that ship that source package (it left Debian after bullseye): asked of
+# each configured mirror besides the mirror's own suites.
+DEBIAN_SUITES = ("bullseye",)
 
 # header -> Debian package that provides it (what `make deps` installs)
 REQUIRED_HEADERS = {
@@ -260,23 +270,172 @@ def fetch_pypi(cache: Path, python: str) -> tuple[Path, dict]:
                    "checksum": f"sha256:{PYPI_SHA256}"}
 
 
-def fetch_debian(cache: Path) -> tuple[Path, dict] | None:
-    """BVLC's tree at 99bd997 from Debian's archive (None when it cannot be
-    downloaded); the sha256 pin is what makes plain http safe."""
-    import urllib.request
+# -- Debian's archive through apt's own configuration ------------------------------
+def _release_suite(suite: str) -> bool:
+    """A release's main suite ("bookworm", "jammy"), not -updates/-security or a flat path."""
+    return "-" not in suite and "/" not in suite
 
+
+def deb_src_lines(text: str, extra_suites=DEBIAN_SUITES) -> list[str]:
+    """One-line sources (``deb [options] uri suite [component...]``) -> deb-src lines.
+
+    Every ``deb`` (and ``deb-src``) line gives a ``deb-src`` line for the same
+    mirror, options and components; a mirror that carries a release's main suite
+    is also asked for ``extra_suites``. Comments and other lines are ignored.
+    """
+    lines = []
+    for raw in text.splitlines():
+        words = raw.split("#", 1)[0].split()
+        if not words or words[0] not in ("deb", "deb-src"):
+            continue
+        options = []
+        if words[1:] and words[1].startswith("["):
+            end = next((i for i, w in enumerate(words) if w.endswith("]")), None)
+            if end is None:
+                continue  # unterminated [options]: apt rejects the line too
+            options, words = words[1:end + 1], words[:1] + words[end + 1:]
+        if len(words) < 3:
+            continue
+        uri, suite, components = words[1], words[2], words[3:]
+        suites = [suite] + ([s for s in extra_suites if s != suite]
+                            if components and _release_suite(suite) else [])
+        lines += [" ".join(["deb-src", *options, uri, s, *components]) for s in suites]
+    return list(dict.fromkeys(lines))
+
+
+def deb_src_stanzas(text: str, extra_suites=DEBIAN_SUITES) -> list[str]:
+    """deb822 sources (``*.sources``) -> the same stanzas as ``Types: deb-src``.
+
+    Every field is kept as written (a Signed-By keyring, or a key inline), so the
+    deb-src entry trusts exactly what the deb entry does; ``Enabled: no`` stanzas
+    are left out; a stanza with a release's main suite and components also asks
+    for ``extra_suites``.
+    """
+    stanzas = []
+    for block in re.split(r"\n[ \t]*\n", text):
+        fields: list[list[str]] = []  # [name, value lines...] in file order
+        for line in block.splitlines():
+            if line.startswith("#"):
+                continue
+            if line[:1] in (" ", "\t") and fields:
+                fields[-1].append(line)
+            elif ":" in line:
+                name, _, value = line.partition(":")
+                fields.append([name.strip(), value.strip()])
+        values = {f[0].lower(): " ".join(v.strip() for v in f[1:]).split() for f in fields}
+        if "deb" not in values.get("types", []) and "deb-src" not in values.get("types", []):
+            continue
+        if values.get("enabled", ["yes"])[0].lower() == "no" or not values.get("uris"):
+            continue
+        suites = values.get("suites", [])
+        if values.get("components") and any(_release_suite(s) for s in suites):
+            suites = suites + [s for s in extra_suites if s not in suites]
+        out = []
+        for name, *value in fields:
+            if name.lower() == "types":
+                value = ["deb-src"]
+            elif name.lower() == "suites":
+                value = [" ".join(suites)]
+            out.append(f"{name}:" + (f" {value[0]}" if value[0] else "")
+                       + "".join(f"\n{v}" for v in value[1:]))
+        stanzas.append("\n".join(out))
+    return stanzas
+
+
+def apt_source_files() -> list[Path]:
+    """The sources files apt reads on this machine (Dir::Etc::sourcelist / sourceparts)."""
+    places = {"LIST": "/etc/apt/sources.list", "PARTS": "/etc/apt/sources.list.d"}
+    try:
+        out = subprocess.run(["apt-config", "shell", "LIST", "Dir::Etc::sourcelist/f",
+                              "PARTS", "Dir::Etc::sourceparts/d"],
+                             capture_output=True, text=True, timeout=60).stdout
+        for line in out.splitlines():
+            name, _, value = line.partition("=")
+            if name in places and shlex.split(value):
+                places[name] = shlex.split(value)[0]
+    except (OSError, subprocess.TimeoutExpired):
+        pass  # no apt-config: apt's defaults
+    parts = Path(places["PARTS"])
+    found = sorted(parts.glob("*.list")) + sorted(parts.glob("*.sources")) if parts.is_dir() else []
+    return [p for p in [Path(places["LIST"]), *found] if p.is_file()]
+
+
+def private_apt_config(root: Path, files: list[Path]) -> list[str]:
+    """apt options for a private state under ``root``, with deb-src entries derived from
+    ``files``: the machine's own apt lists, caches and sources are not touched."""
+    one_line, deb822 = [], []
+    for path in files:
+        text = path.read_text(errors="replace")
+        if path.suffix == ".sources":
+            deb822 += deb_src_stanzas(text)
+        else:
+            one_line += deb_src_lines(text)
+    (root / "sources.list.d").mkdir(parents=True)
+    (root / "sources.list").write_text("".join(f"{line}\n" for line in dict.fromkeys(one_line)))
+    (root / "sources.list.d" / "goturn-caffe.sources").write_text(
+        "".join(f"{stanza}\n\n" for stanza in deb822))
+    for folder in ("lists/partial", "cache/archives/partial"):
+        (root / folder).mkdir(parents=True)
+    return ["-o", f"Dir::Etc::sourcelist={root / 'sources.list'}",
+            "-o", f"Dir::Etc::sourceparts={root / 'sources.list.d'}",
+            "-o", f"Dir::State::Lists={root / 'lists'}",
+            "-o", f"Dir::Cache={root / 'cache'}"]
+
+
+def _apt(args: list[str], options: list[str], cwd: Path,
+         transcript: list[str]) -> subprocess.CompletedProcess | None:
+    """Run ``args`` (apt-get / apt-cache and its arguments) with ``options``; its output
+    goes to ``transcript``."""
+    try:
+        done = subprocess.run([args[0], *options, *args[1:]], cwd=cwd, capture_output=True,
+                              text=True, timeout=900)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        transcript.append(f"$ {' '.join(args)}: {exc}")
+        return None
+    transcript.append(f"$ {' '.join(args)} (exit {done.returncode})\n"
+                      + (done.stdout + done.stderr).strip())
+    return done
+
+
+def fetch_debian(cache: Path) -> tuple[Path, dict] | None:
+    """BVLC's tree at 99bd997 from Debian's archive, through this machine's apt sources
+    (None when it cannot be fetched); the sha256 pin is what makes plain http safe.
+
+    deb-src entries are derived from the machine's own ``deb`` entries (their mirrors,
+    proxies and keys) into a private apt configuration in a temporary folder, then
+    ``apt-get update`` and ``apt-get source --download-only`` fetch the source package.
+    """
     tarball = cache / "sources" / DEBIAN_ORIG
     if not tarball.exists():
-        log(f"downloading {DEBIAN_URL}")
-        tmp = tarball.with_name(tarball.name + ".partial")
-        try:
-            with urllib.request.urlopen(DEBIAN_URL, timeout=120) as response, open(tmp, "wb") as f:
-                shutil.copyfileobj(response, f)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            log(f"could not download {DEBIAN_URL} ({exc})")
+        if not shutil.which("apt-get"):
+            log("no apt-get on this machine: cannot fetch Debian's source package")
             return None
-        tmp.rename(tarball)
+        log(f"fetching {DEBIAN_ORIG} with apt-get source through this machine's apt sources")
+        work = Path(tempfile.mkdtemp(dir=cache / "sources"))
+        try:
+            options = private_apt_config(work / "apt", apt_source_files())
+            transcript: list[str] = []
+            # A mirror without one of the suites fails its part of the update; the rest is kept.
+            _apt(["apt-get", "update"], options, work, transcript)
+            shown = _apt(["apt-cache", "showsrc", DEBIAN_PACKAGE], options, work, transcript)
+            offered = re.findall(r"^Version: (\S+)$", shown.stdout if shown else "", re.M)
+            versions = [v for v in dict.fromkeys([DEBIAN_VERSION, *offered])
+                        if v in offered and v.split(":")[-1].rsplit("-", 1)[0] == DEBIAN_UPSTREAM]
+            for version in versions:
+                download = work / f"download-{version}"
+                download.mkdir()
+                done = _apt(["apt-get", "source", "--download-only", f"{DEBIAN_PACKAGE}={version}"],
+                            options, download, transcript)
+                if done and done.returncode == 0 and (download / DEBIAN_ORIG).is_file():
+                    os.replace(download / DEBIAN_ORIG, tarball)
+                    break
+            else:
+                log(f"apt offers no {DEBIAN_PACKAGE} {DEBIAN_UPSTREAM} source package "
+                    f"(versions seen: {', '.join(offered) or 'none'}); apt said:\n"
+                    + "\n".join(transcript)[-3000:])
+                return None
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
     digest = sha256_of(tarball)
     if digest != DEBIAN_SHA256:
         tarball.unlink()
@@ -301,8 +460,10 @@ def resolve_source(cache: Path, python: str):
          "github.com is not reachable: taking BVLC Caffe at 99bd997 from Debian's archive "
          f"({DEBIAN_ORIG}, sha256-pinned). Set CAFFE_SOURCE=bvlc to insist on 9b89154."),
         ("debian", fetch_debian,
-         f"cannot download {DEBIAN_URL} (no access to deb.debian.org?)",
-         "deb.debian.org is not reachable either: falling back to the Caffe source distributed "
+         f"cannot fetch the {DEBIAN_PACKAGE} {DEBIAN_VERSION} source package through apt "
+         "(no apt-get, or no configured mirror of Debian's archive reachable?)",
+         "Debian's archive is not reachable through apt either: falling back to the Caffe "
+         "source distributed "
          f"on PyPI ({PYPI_NAME}=={PYPI_VERSION}, a 2016 fork of BVLC Caffe; sources only)."),
     ]
     for name, fetch, failure, handover in chain:
@@ -334,7 +495,22 @@ def unpack(source: Path, dest: Path) -> None:
 
 
 # ----------------------------------------------------------------- build --
-def makefile_config(py: dict, cuda: dict | None, prefix: str | None, lib_dir: Path) -> str:
+def native_build() -> bool:
+    """CAFFE_NATIVE=1: host C++ compiled with -O3 -march=native (0 or unset: portable)."""
+    value = os.environ.get("CAFFE_NATIVE", "0")
+    if value not in ("0", "1"):
+        raise BuildError(f"CAFFE_NATIVE={value!r}: use 1 (-O3 -march=native) or 0")
+    return value == "1"
+
+
+def cache_key(checksum: str, patch_digest: str, flags: dict) -> str:
+    """The build's folder name under the cache: source, patch set and flags."""
+    return hashlib.sha256(json.dumps([checksum, patch_digest, flags],
+                                     sort_keys=True).encode()).hexdigest()[:16]
+
+
+def makefile_config(py: dict, cuda: dict | None, prefix: str | None, lib_dir: Path,
+                    native: bool = False) -> str:
     incs = [py["include"], py["numpy_include"]] + include_dirs(prefix)
     libs = [py["libdir"]] + library_dirs(prefix)
     lines = [
@@ -352,6 +528,8 @@ def makefile_config(py: dict, cuda: dict | None, prefix: str | None, lib_dir: Pa
                                                         if prefix and d.startswith(prefix)),
         "Q ?= @",
     ]
+    if native:  # appended after the Makefile's -O2 (patch set), host compiler only
+        lines.append("GOTURN_CXXFLAGS := -O3 -march=native")
     if cuda:
         newest = max(cuda["arch"], key=int)
         # SASS for each requested arch, plus PTX of the newest so later GPUs can JIT it
@@ -422,9 +600,10 @@ def main(argv=None) -> int:
     source, info = resolve_source(cache, python)
     flags = {"cuda": cuda, "python": py["version"], "deps_prefix": prefix,
              "with_python_layer": True, "blas": "openblas"}
+    if native_build():  # only when asked: the portable build keeps its key
+        flags["native"] = True
     patch_digest = sha256_of(HERE / "patch_caffe.py")
-    key = hashlib.sha256(json.dumps([info["checksum"], patch_digest, flags],
-                                    sort_keys=True).encode()).hexdigest()[:16]
+    key = cache_key(info["checksum"], patch_digest, flags)
     build_dir = cache / key
     info_path = build_dir / "BUILD_INFO.json"
     if info_path.exists():
@@ -432,7 +611,8 @@ def main(argv=None) -> int:
     else:
         log(f"building Caffe from {info['source']} ({info['commit']}) into {build_dir}; "
             + ("CUDA " + ",".join("sm_" + a for a in cuda["arch"]) +
-               (" + cuDNN" if cuda["cudnn"] else "") if cuda else "CPU only"))
+               (" + cuDNN" if cuda["cudnn"] else "") if cuda else "CPU only")
+            + (", -O3 -march=native" if flags.get("native") else ""))
         src = build_dir / "src"
         if not src.exists():  # a partial build with its sources is resumed by make
             build_dir.mkdir(parents=True, exist_ok=True)
@@ -446,7 +626,7 @@ def main(argv=None) -> int:
                              "parallelism (no caffe::NCCL, no pycaffe caffe.NCCL); build the "
                              "official tree with CAFFE_SOURCE=bvlc or CAFFE_SOURCE=debian")
         lib_dir = src / ".build_release" / "lib"
-        config = makefile_config(py, cuda, prefix, lib_dir)
+        config = makefile_config(py, cuda, prefix, lib_dir, native=flags.get("native", False))
         config_path = src / "Makefile.config"
         if not config_path.exists() or config_path.read_text() != config:  # keep make's timestamps
             config_path.write_text(config)

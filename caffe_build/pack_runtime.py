@@ -24,9 +24,10 @@ machine (which must be the Debian 12 that built Caffe), less what the target
 supplies.  Each library is then taken from its owning package, downloaded with
 ``apt-get download`` (the installed version, or Debian 12's current one where
 the archive has moved on) and unpacked with ``dpkg -x``, so the archive holds
-Debian's binaries, not local copies.  To stay under the 64 MiB a device
-session may carry, the wheels lose what the toolkit never loads (SITE_DROP)
-and OpenCV shares Caffe's OpenBLAS.
+Debian's binaries, not local copies.  To keep the archive small (a GPU machine
+reached through a size-limited upload gets the repository and the archive
+together; the pack checks them against a 64 MiB budget), the wheels lose what
+the toolkit never loads (SITE_DROP) and OpenCV shares Caffe's OpenBLAS.
 """
 
 from __future__ import annotations
@@ -203,7 +204,7 @@ def caffe_files(build: Path) -> list[Path]:
     files = [build / "BUILD_INFO.json", src / ".build_release" / "tools" / "caffe.bin"]
     files += sorted((src / ".build_release" / "lib").glob("libcaffe.so*"))
     # pycaffe without its tests and its ImageNet mean (ilsvrc_2012_mean.npy: GOTURN subtracts
-    # a constant mean, see goturn_caffe.preprocess)
+    # a constant mean, see goturn_caffe.geometry.preprocess)
     files += [p for p in sorted((src / "python" / "caffe").rglob("*"))
               if p.is_file() and p.suffix != ".npy"
               and "test" not in p.relative_to(src).parts and "__pycache__" not in p.parts]
@@ -382,28 +383,31 @@ def pack(args) -> Path:
     return out
 
 
-DEVICE_CARRY_LIMIT = 64 * 2**20  # the working tree + carried paths one device call may send
+# Upload budget of a remote GPU machine that receives the repository's working tree and
+# the archive together (e.g. a batch or CI runner with a size limit per job): 64 MiB.
+DEVICE_CARRY_LIMIT = 64 * 2**20
 
 
 def travelling_tree_bytes(repo: Path) -> int:
-    """Bytes of what a device call sends besides carried paths: tracked files and
-    untracked files git does not ignore."""
+    """Bytes of the working tree as a checkout sends it to a remote machine: tracked
+    files and untracked files git does not ignore (ignored ones, such as .device/,
+    are sent only when named)."""
     names = run(["git", "-C", str(repo), "ls-files", "-z", "--cached", "--others",
                  "--exclude-standard"]).split("\0")
     return sum((repo / n).stat().st_size for n in names if n and (repo / n).is_file())
 
 
 def report_carry_budget(archive: Path) -> None:
-    """Say whether the archive fits beside this checkout in one device call."""
+    """Say whether the archive and the working tree together fit the upload budget."""
     repo = HERE.parent
     try:
         tree = travelling_tree_bytes(repo)
     except PackError:
-        return  # not a git checkout: no device call will send it
+        return  # not a git checkout: no working tree to send beside the archive
     size = archive.stat().st_size
     total = tree + size
     verdict = "fits" if total <= DEVICE_CARRY_LIMIT else "does NOT fit (try --no-plots)"
-    log(f"device carry: working tree {tree / 2**20:.1f} MiB + archive {size / 2**20:.1f} MiB "
+    log(f"upload budget: working tree {tree / 2**20:.1f} MiB + archive {size / 2**20:.1f} MiB "
         f"= {total / 2**20:.1f} MiB of 64 MiB: {verdict}")
 
 
@@ -473,7 +477,8 @@ def main(argv=None) -> int:
                         help="Python 3.11 venv the Caffe build is linked into (its pip fetches the wheels)")
     parser.add_argument("--build", help="Caffe build directory <cache>/<key> (default: the venv's)")
     parser.add_argument("--out", default=str(HERE.parent / ".device" / "goturn-runtime.tar.xz"),
-                        help="archive to write (default: .device/, which git ignores, ready to carry)")
+                        help="archive to write (default: .device/, which git ignores, ready to copy "
+                             "to the GPU machine)")
     parser.add_argument("--scratch", default=str(Path.home() / ".cache" / "goturn-caffe" / "pack"),
                         help="where .debs and wheels are downloaded (kept for the next run)")
     parser.add_argument("--cuda-lib", nargs="*", default=["/usr/local/cuda/lib64"],

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Stage cuBLAS, cuRAND and cuDNN headers + libraries from NVIDIA's PyPI wheels
 # into a prefix, for building the CUDA Caffe on a machine that has nvcc but no
-# CUDA math libraries (this workplace: nvcc 13.0 only; the GPU machine has the
-# libraries but no compiler).  Versions match the GPU machine (CUDA 13.0, cuDNN 9.14).
+# CUDA math libraries (a minimal toolkit install), for a GPU machine that has the
+# libraries but no compiler.  The versions are CUDA 13.0's and cuDNN 9.14's: change
+# them to match your GPU machine.
 #   bash caffe_build/stage_cuda_prefix.sh PREFIX [--nccl]
 # then: CAFFE_DEPS_PREFIX=PREFIX USE_CUDA=1 CUDA_ARCH=90 make caffe
 # --nccl adds NCCL 2.32.3 (nccl.h and libnccl.so.2, a 300 MB wheel) for USE_NCCL=1 builds.

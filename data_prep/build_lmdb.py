@@ -3,8 +3,9 @@
 
 Stores every image training reads (annotated ALOV300++ frames, ImageNet DET
 still images, optional OTB videos), verified to decode, with the annotation
-index. Writes into <out>.partial and renames it to <out> only when complete;
-re-running after an interruption resumes, skipping the finished images.
+index. Writes into a hidden partial folder beside <out> and renames it to
+<out> only when complete; re-running after an interruption resumes, skipping
+the finished images.
 Train from it with ``tools/train.py --lmdb <out>``.
 """
 
@@ -13,13 +14,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from goturn_caffe.datasets.image_io import DatasetError
+from goturn_caffe.cli import command
+from goturn_caffe.datasets.arguments import add_dataset_arguments, training_set_from_args
 from goturn_caffe.datasets.lmdb_cache import build_cache
-from goturn_caffe.datasets.training_set import (TrainingSet, add_dataset_arguments, skip_details,
-                                                training_set_from_args)
+from goturn_caffe.datasets.training_set import TrainingSet
 from goturn_caffe.paths import OUTPUT_DIR
 
 
+@command
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -31,18 +33,14 @@ def main(argv=None) -> int:
     parser.add_argument("--show", type=int, default=5, metavar="N",
                         help="skipped entries listed per reason (0 = all; default: 5)")
     args = parser.parse_args(argv)
-    try:
-        build = build_cache(training_set_from_args(args), args.out, args.workers, args.force)
-        cached = TrainingSet.from_lmdb(build.path)
-    except DatasetError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    build = build_cache(training_set_from_args(args), args.out, args.workers, args.force)
+    cached = TrainingSet.from_lmdb(build.path)
     if build.up_to_date:
         print(f"{build.path} is already complete (use --force to rebuild)")
     else:
         print(f"{build.path}: wrote {build.written} images, reused {build.reused} from an earlier run")
         if len(build.report):
-            print(skip_details(build.report, args.show))
+            print(build.report.details(args.show))
     print(cached.summary())
     return 0
 

@@ -20,8 +20,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from goturn_caffe.cli import command
 from goturn_caffe.datasets.archives import extract_nested_tars, safe_extract, verify_checksum
-from goturn_caffe.datasets.image_io import DatasetError
 
 INSTRUCTIONS = {
     "alov": """ALOV300++ (training videos; about 21 GB)
@@ -58,6 +58,7 @@ def show(names) -> None:
           "with data_prep/build_lmdb.py (make data).")
 
 
+@command
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -82,20 +83,16 @@ def main(argv=None) -> int:
             parser.error(f"unknown dataset {', '.join(unknown)}; choose from {', '.join(INSTRUCTIONS)}")
         show(args.datasets or list(INSTRUCTIONS))
         return 0
-    try:
-        if args.checksum:
-            verify_checksum(args.archive, args.checksum)
-            print(f"{args.archive}: checksum ok")
-        names = safe_extract(args.archive, args.dest)
-        print(f"extracted {', '.join(names)} into {args.dest}")
-        if args.nested_tars:
-            for name in names:
-                if (Path(args.dest) / name).is_dir():
-                    written = extract_nested_tars(Path(args.dest) / name, args.remove_nested)
-                    print(f"{name}: unpacked {len(written)} nested tar files")
-    except DatasetError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    if args.checksum:
+        verify_checksum(args.archive, args.checksum)
+        print(f"{args.archive}: checksum ok")
+    names = safe_extract(args.archive, args.dest)
+    print(f"extracted {', '.join(names)} into {args.dest}")
+    if args.nested_tars:
+        for name in names:
+            if (Path(args.dest) / name).is_dir():
+                written = extract_nested_tars(Path(args.dest) / name, args.remove_nested)
+                print(f"{name}: unpacked {len(written)} nested tar files")
     return 0
 
 

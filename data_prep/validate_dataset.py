@@ -11,12 +11,13 @@ from __future__ import annotations
 import argparse
 import sys
 
+from goturn_caffe.cli import command
+from goturn_caffe.datasets.arguments import add_dataset_arguments, training_set_from_args
 from goturn_caffe.datasets.base import SkipReport
-from goturn_caffe.datasets.image_io import DatasetError
-from goturn_caffe.datasets.training_set import (add_dataset_arguments, skip_details,
-                                                training_set_from_args, verify_images)
+from goturn_caffe.datasets.decoding import verify_images
 
 
+@command
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -27,20 +28,16 @@ def main(argv=None) -> int:
     parser.add_argument("--show", type=int, default=5, metavar="N",
                         help="skipped entries listed per reason (0 = all; default: 5)")
     args = parser.parse_args(argv)
-    try:
-        training_set = training_set_from_args(args)
-        if not args.annotations_only:
-            report = SkipReport(list(training_set.report.entries))
-            sizes = {key: size for key, _, size in
-                     verify_images(training_set, training_set.keys(), report, args.workers)}
-            training_set = training_set.restricted_to(sizes, report)
-            training_set.check_not_empty("datasets")
-    except DatasetError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    training_set = training_set_from_args(args)
+    if not args.annotations_only:
+        report = SkipReport(list(training_set.report.entries))
+        sizes = {key: size for key, _, size in
+                 verify_images(training_set, training_set.keys(), report, args.workers)}
+        training_set = training_set.restricted_to(sizes, report)
+        training_set.check_not_empty("datasets")
     print(training_set.summary())
     if len(training_set.report):
-        print(skip_details(training_set.report, args.show))
+        print(training_set.report.details(args.show))
     return 0
 
 

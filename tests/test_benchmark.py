@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO_ROOT
 
 TOOL = [sys.executable, str(REPO_ROOT / "tools" / "benchmark.py")]
@@ -52,6 +51,10 @@ def test_train_compares_the_data_layer_with_the_bare_solver(caffe, tmp_path):
                                     "--workers", "1"], tmp_path)
     assert result["batch_size"] == 11 and result["workers"] == 1
     assert result["bare_examples_per_s"] == pytest.approx(11 / result["bare_s_per_iter"], rel=1e-3)
+    # frozen convolutions: the bare net training uses is the deduplicated one
+    assert result["dedup_targets"] and result["bare_s_per_iter"] == result["bare_dedup_s_per_iter"]
+    assert result["dedup_speedup"] == pytest.approx(
+        result["bare_plain_s_per_iter"] / result["bare_dedup_s_per_iter"], rel=1e-2)
     assert result["with_data_layer_examples_per_s"] == pytest.approx(
         11 / result["with_data_layer_s_per_iter"], rel=1e-3)
     assert 0 <= result["solver_waiting_for_data_share"] <= 1
@@ -63,6 +66,7 @@ def test_train_compares_the_data_layer_with_the_bare_solver(caffe, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["net", "--engine", "gemm"], "engines must be from default, caffe, cudnn"),
     (["tracker", "--targets", "0"], "expected positive integers"),
+    (["tracker", "--backend", "caffe,tensorrt"], "backends must be from caffe, onnxruntime"),
     (["train", "--engine", "caffe,default"], "train takes one --engine"),
 ])
 def test_bad_options_are_one_line_errors(args, message):

@@ -17,12 +17,23 @@ import math
 import cv2
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from goturn_caffe.boxes import Box
-from goturn_caffe.cropping import (
-    crop_and_resize, crop_geometry, crop_pad, decode_box, decode_boxes, encode_box,
-    encode_boxes, recenter, scale, uncenter, unscale)
+from goturn_caffe.geometry.boxes import Box
+from goturn_caffe.geometry.cropping import (
+    crop_and_resize,
+    crop_geometry,
+    crop_pad,
+    decode_box,
+    decode_boxes,
+    encode_box,
+    encode_boxes,
+    recenter,
+    scale,
+    uncenter,
+    unscale,
+)
 
 WIDTH, HEIGHT = 20, 10
 

@@ -5,13 +5,14 @@ import json
 import numpy as np
 import pytest
 
-from goturn_caffe.batches import BatchConfig, batches, draw_pair
-from goturn_caffe.boxes import Box
-from goturn_caffe.cropping import crop_and_resize, decode_box
-from goturn_caffe.data_layer import SAMPLE_DATA, parse_params
+from goturn_caffe.datasets.pairs import draw_pair
 from goturn_caffe.datasets.training_set import TrainingSet
-from goturn_caffe.examples import ExampleGenerator
-from goturn_caffe.preprocess import MEAN_BGR
+from goturn_caffe.geometry.boxes import Box
+from goturn_caffe.geometry.cropping import crop_and_resize, decode_box
+from goturn_caffe.geometry.examples import ExampleGenerator
+from goturn_caffe.geometry.preprocess import MEAN_BGR
+from goturn_caffe.train.batches import BatchConfig, batches
+from goturn_caffe.train.data_layer import SAMPLE_DATA, parse_params
 
 SAMPLE_ALOV = SAMPLE_DATA / "alov"
 SAMPLE_DET = SAMPLE_DATA / "det"
@@ -40,10 +41,13 @@ def test_batch_shapes_ranges_and_true_examples_first(sample_set):
     # two crops are equal; shifted examples are not.
     assert np.array_equal(targets[0], searches[0])
     assert not any(np.array_equal(targets[0], searches[i]) for i in range(1, 11))
-    # true examples' labels: the object is inside its search crop, in [0, 10]
+    # true examples' labels: the still image's object is inside its search crop, in
+    # [0, 10]; the video pair's (group 1) moved, but still overlaps the crop
+    assert np.all(labels[0] >= 0) and np.all(labels[0] <= 10)
     for first in (0, 11):
-        assert np.all(labels[first] >= 0) and np.all(labels[first] <= 10)
         assert labels[first][2] > labels[first][0] and labels[first][3] > labels[first][1]
+        assert labels[first][2] > 0 and labels[first][0] < 10
+        assert labels[first][3] > 0 and labels[first][1] < 10
     # a true still-image example is centred: the box spans the middle half of the crop
     x1, y1, x2, y2 = labels[0]
     assert (x1 + x2) / 2 == pytest.approx(5.0, abs=0.05)
@@ -91,6 +95,25 @@ def test_draw_pair_takes_consecutive_annotated_frames(sample_set):
         assert boxes[i + 1] == current_box
 
 
+def test_read_benchmark_draws_pairs_as_training_does(sample_set):
+    from goturn_caffe.datasets.image_io import DatasetError
+    from goturn_caffe.datasets.read_benchmark import pairs_per_second, random_pairs
+
+    pairs = random_pairs(sample_set, 12, "mixed", seed=4)
+    stills = {image.path for image in sample_set.images}
+    frames = [f.path for f in sample_set.videos[0].frames]
+    for previous, current in pairs[0::2]:   # the authors' mix: still image first
+        assert previous == current and previous in stills
+    for previous, current in pairs[1::2]:   # then consecutive annotated frames
+        assert frames.index(current) == frames.index(previous) + 1
+    assert random_pairs(sample_set, 12, "mixed", seed=4) == pairs
+    assert all(p[0] != p[1] for p in random_pairs(sample_set, 5, "video", seed=4))
+    assert pairs_per_second(sample_set, pairs[:4], workers=1) > 0
+    images_only = TrainingSet([], sample_set.images)
+    with pytest.raises(DatasetError, match="mix='videos' needs video"):
+        random_pairs(images_only, 2, "video")
+
+
 def test_overflow_carries_over_into_whole_groups(sample_set):
     config = BatchConfig(batch_size=50, augmented_per_pair=10)
     stream = batches(sample_set, config, np.random.default_rng(1))
@@ -131,7 +154,7 @@ def test_param_str_parsing():
 def test_data_layer_in_a_caffe_net(caffe, tmp_path):
     net_text = f"""
     layer {{ name: "data" type: "Python" top: "target" top: "image" top: "bbox"
-      python_param {{ module: "goturn_caffe.data_layer" layer: "GoturnDataLayer"
+      python_param {{ module: "goturn_caffe.train.data_layer" layer: "GoturnDataLayer"
         param_str: '{json.dumps({"batch_size": 11, "workers": 1, "seed": 2})}' }} }}
     """
     path = tmp_path / "data.prototxt"
@@ -148,8 +171,7 @@ def test_data_layer_in_a_caffe_net(caffe, tmp_path):
             assert first[name].min() >= lo and first[name].max() <= hi
         # channel means of a crop minus (104, 117, 123): B, G, R per channel, not swapped
         expected = next(batches(TrainingSet.from_roots(alov=SAMPLE_ALOV, det=SAMPLE_DET),
-                                BatchConfig(batch_size=11),
-                                np.random.default_rng(np.random.SeedSequence([2, 0, 0]))))
+                                BatchConfig(batch_size=11), seed=2))
         assert np.allclose(first["target"][0], expected[0][0].transpose(2, 0, 1) -
                            np.array(MEAN_BGR, np.float32)[:, None, None])
         assert np.allclose(first["bbox"].reshape(11, 4), expected[2])

@@ -1,12 +1,12 @@
 """ALOV300++ reader: real sample, the authors' VOT2014 exclusion and validation split, bad input."""
 
 import pytest
-
 from dataset_fixtures import ann_line, make_alov_video
-from goturn_caffe.boxes import Box
+
 from goturn_caffe.datasets.alov import VOT2014_OVERLAP, load_alov, parse_ann_line
 from goturn_caffe.datasets.base import SkipReport
 from goturn_caffe.datasets.image_io import DatasetError
+from goturn_caffe.geometry.boxes import Box
 
 # Videos per category in ALOV300++ (314 in all, as in the paper).
 ALOV_CATEGORY_SIZES = {

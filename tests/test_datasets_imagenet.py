@@ -3,13 +3,14 @@
 import cv2
 import numpy as np
 import pytest
-
 from dataset_fixtures import make_det_image, write_jpeg, write_truncated_jpeg
-from goturn_caffe.boxes import Box
+
 from goturn_caffe.datasets.base import SkipReport
+from goturn_caffe.datasets.decoding import verify_images
 from goturn_caffe.datasets.image_io import DatasetError, read_image
 from goturn_caffe.datasets.imagenet import boxes_in_image, load_imagenet_det, load_still_image
-from goturn_caffe.datasets.training_set import TrainingSet, verify_images
+from goturn_caffe.datasets.training_set import TrainingSet
+from goturn_caffe.geometry.boxes import Box
 
 KANGAROO = "ILSVRC/Data/DET/train/kangaroo/kangaroo_00090.JPEG"
 

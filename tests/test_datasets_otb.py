@@ -1,12 +1,12 @@
 """OTB reader: real sequences, separators, bad lines, frame-count mismatches, two-target sequences."""
 
 import pytest
-
 from dataset_fixtures import make_otb_sequence
-from goturn_caffe.boxes import Box
+
 from goturn_caffe.datasets.base import SkipReport
 from goturn_caffe.datasets.image_io import DatasetError
 from goturn_caffe.datasets.otb import load_otb, load_otb_sequence, parse_otb_line
+from goturn_caffe.geometry.boxes import Box
 
 
 def test_real_sequences(shared_data):

@@ -3,12 +3,12 @@
 import math
 
 import pytest
+from vot_fixtures import polygon_line, square_frames, write_vot_dataset, write_vot_sequence
 
-from goturn_caffe.boxes import Box
 from goturn_caffe.datasets.base import SkipReport
 from goturn_caffe.datasets.image_io import DatasetError
 from goturn_caffe.datasets.vot import load_vot, load_vot_sequence, parse_region
-from vot_fixtures import polygon_line, square_frames, write_vot_dataset, write_vot_sequence
+from goturn_caffe.geometry.boxes import Box
 
 SHARED_FRAMES = {"car": 252, "bag": 196, "ball1": 105, "bolt1": 350, "book": 175, "car1": 742}
 
@@ -82,7 +82,8 @@ def test_bad_lines_are_reported_and_the_rest_is_kept(tmp_path):
     lines[1] = "1,2,3"                                 # wrong count
     lines[2] = "1,2,nan,4"                             # not finite
     lines[3] = "a,b,c,d"                               # not a number
-    folder = write_vot_sequence(tmp_path, "damaged", images, lines[:5], "vot2014",
+    lines[5] = "1,2,3,4,5"                             # neither a polygon nor a rectangle
+    folder = write_vot_sequence(tmp_path, "damaged", images, lines, "vot2014",
                                 {"occlusion": ["1", "1", "x", "0", "1", "0", "1"]})
     report = SkipReport()
     video = load_vot_sequence(folder, report)
@@ -93,10 +94,25 @@ def test_bad_lines_are_reported_and_the_rest_is_kept(tmp_path):
     assert "groundtruth.txt:2: bad annotation line: expected 4" in reasons
     assert "groundtruth.txt:3: bad annotation line: non-finite" in reasons
     assert "groundtruth.txt:4: bad annotation line: non-numeric" in reasons
-    assert "frame count mismatch: 5 ground-truth lines for 6 images" in reasons
     assert "occlusion.label:3: bad tag line" in reasons
     assert "tag lines beyond the last frame" in reasons
     assert [("occlusion" in f.tags) for f in video.frames] == [True, True, False, False, True, False]
+
+
+@pytest.mark.parametrize("count", [5, 7])
+def test_a_missing_frame_is_refused_not_shifted(tmp_path, count):
+    """Issue 17, item 6: with one image missing (or one extra), every later region would
+    belong to the wrong image; the reader refuses, naming the folder and both counts."""
+    images, regions = square_frames(6)
+    lines = [polygon_line(r) for r in regions] + ["1,2,3,4"]
+    folder = write_vot_sequence(tmp_path, "gap", images, lines[:count])
+    with pytest.raises(DatasetError, match=rf"frame count mismatch: {count} lines in "
+                                           r"groundtruth.txt for 6 images") as error:
+        load_vot_sequence(folder)
+    assert error.value.source == str(folder)
+    report = SkipReport()
+    assert load_vot(tmp_path, report=report) == []           # a dataset skips it with the reason
+    assert report.entries == [(str(folder), str(error.value.reason))]
 
 
 def test_unusable_sequences_are_skipped_with_a_reason(tmp_path):
@@ -126,13 +142,31 @@ def test_parse_region_rules():
     assert not math.isnan(parse_region("0,0,1,1")[0])
 
 
-def test_reader_agrees_with_the_vot_toolkit(shared_data):
+@pytest.fixture(params=["bundled", "shared"])
+def toolkit_root(request, toolkit_vot):
+    """The bundled toolkit dataset (VOT2014, VOT2015 and VOT2016 layouts), always;
+    the shared VOT subset where present."""
+    if request.param == "bundled":
+        return toolkit_vot
+    from conftest import shared_data_dir
+
+    root = shared_data_dir() / "vot"
+    if not root.is_dir():
+        pytest.skip(f"shared data {root} not present (the bundled dataset ran instead)")
+    return root
+
+
+def test_reader_agrees_with_the_vot_toolkit(toolkit_root):
     dataset = pytest.importorskip("vot.dataset")
-    for name in SHARED_FRAMES:
-        ours = load_vot_sequence(shared_data / "vot" / name)
-        theirs = dataset.load_sequence(str(shared_data / "vot" / name))
+    names = (toolkit_root / "list.txt").read_text().split()
+    tagged = 0
+    for name in names:
+        ours = load_vot_sequence(toolkit_root / name)
+        theirs = dataset.load_sequence(str(toolkit_root / name))
         assert len(ours) == len(theirs)
         for i in (0, len(ours) // 2, len(ours) - 1):
             points = [v for p in theirs.groundtruth(i).points() for v in p]   # all polygons
             assert ours.frames[i].region == pytest.approx(points, abs=1e-4)
             assert set(ours.frames[i].tags) == set(theirs.tags(i))
+            tagged += bool(ours.frames[i].tags)
+    assert len(names) >= 3 and tagged > 0

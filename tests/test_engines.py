@@ -7,9 +7,8 @@ import collections
 import numpy as np
 import pytest
 
-from goturn_caffe.net import (DEPLOY_PROTOTXT, ENGINES, check_engine, load_net,
-                              read_net_prototxt, set_engine)
-from goturn_caffe.tracker import make_tracker
+from goturn_caffe.model.net import DEPLOY_PROTOTXT, ENGINES, check_engine, load_net, read_net_prototxt, set_engine
+from goturn_caffe.track.builder import build_tracker
 
 TINY_NET = """
 name: "tiny"
@@ -77,5 +76,54 @@ def test_engines_the_build_cannot_run_are_clear_errors(caffe):
         with pytest.raises(ValueError, match="no cuDNN"):
             check_engine("cudnn", 0)
         with pytest.raises(ValueError, match="no cuDNN"):
-            make_tracker(DEPLOY_PROTOTXT, None, engine="cudnn")
+            build_tracker("goturn", DEPLOY_PROTOTXT, engine="cudnn")
     assert ENGINES == ("default", "caffe", "cudnn")
+
+
+@pytest.fixture
+def nets_built(caffe, monkeypatch):
+    """Every net prototxt handed to ``caffe.Net`` while the test runs, parsed back:
+    what Caffe really builds, whatever load_net did to get there."""
+    built = []
+    real_net = caffe.Net
+
+    def recording_net(path, *args, **kwargs):
+        built.append(read_net_prototxt(path))
+        return real_net(path, *args, **kwargs)
+
+    monkeypatch.setattr(caffe, "Net", recording_net)
+    return built
+
+
+def engines_of(caffe, param) -> dict:
+    """``{layer name: engine}`` of the layers of ``param`` that have the choice."""
+    fields = {"Convolution": "convolution_param", "Pooling": "pooling_param",
+              "LRN": "lrn_param", "ReLU": "relu_param"}
+    return {layer.name: getattr(layer, fields[layer.type]).engine
+            for layer in param.layer if layer.type in fields}
+
+
+def test_the_engine_reaches_every_layer_of_the_loaded_net(caffe, nets_built, tmp_path):
+    from goturn_caffe.track.builder import build_batch_tracker
+
+    pb2 = caffe.proto.caffe_pb2
+    net = load_net(DEPLOY_PROTOTXT, engine="caffe")
+    tracker = build_batch_tracker(DEPLOY_PROTOTXT, engine="caffe", random_weights=True)
+    assert len(nets_built) == 2
+    for param, loaded in zip(nets_built, (net, tracker.net)):
+        # the prototxt Caffe got is the net that was loaded, layer for layer
+        assert [layer.name for layer in param.layer] == list(loaded._layer_names)
+        assert [layer.type for layer in param.layer] == [layer.type for layer in loaded.layers]
+        engines = engines_of(caffe, param)
+        assert len(engines) == 33   # conv, pool, LRN and ReLU of both streams, relu6/7/7b
+        assert set(engines.values()) == {pb2.ConvolutionParameter.CAFFE}, engines
+    # (the four layer types number their engines alike: DEFAULT 0, CAFFE 1, CUDNN 2)
+    assert pb2.PoolingParameter.CAFFE == pb2.LRNParameter.CAFFE == pb2.ReLUParameter.CAFFE == \
+        pb2.ConvolutionParameter.CAFFE
+    del net, tracker
+    nets_built.clear()
+    prototxt = tmp_path / "tiny.prototxt"
+    prototxt.write_text(TINY_NET)
+    load_net(prototxt)   # default: the prototxt's own choice (DEFAULT) on every layer
+    (param,) = nets_built
+    assert set(engines_of(caffe, param).values()) == {pb2.ConvolutionParameter.DEFAULT}

@@ -3,13 +3,12 @@
 import cv2
 import numpy as np
 import pytest
-
-from goturn_caffe.boxes import Box
-from goturn_caffe.cropping import crop_and_resize, crop_geometry, decode_box, decode_boxes
-from goturn_caffe.examples import ExampleGenerator
-from goturn_caffe.motion import MotionModel
-
 from conftest import REPO_ROOT
+
+from goturn_caffe.geometry.boxes import Box
+from goturn_caffe.geometry.cropping import crop_and_resize, crop_geometry, decode_box, decode_boxes
+from goturn_caffe.geometry.examples import ExampleGenerator
+from goturn_caffe.geometry.motion import MotionModel
 
 CAR = REPO_ROOT / "data" / "sample" / "vot" / "car"   # bundled VOT2014 excerpt
 

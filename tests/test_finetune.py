@@ -2,11 +2,11 @@
 
 import cv2
 import numpy as np
+from conftest import REPO_ROOT, restored
 
-from conftest import REPO_ROOT
-from goturn_caffe.boxes import Box
-from goturn_caffe.finetune import OnlineFinetuningTracker
-from goturn_caffe.tracker import GoturnTracker
+from goturn_caffe.geometry.boxes import Box
+from goturn_caffe.track.finetune import OnlineFinetuningTracker
+from goturn_caffe.track.goturn import GoturnTracker
 
 SAMPLE_CAR = REPO_ROOT / "data" / "sample" / "vot" / "car"
 
@@ -15,10 +15,12 @@ def snapshot(net):
     return {name: [b.data.copy() for b in blobs] for name, blobs in net.params.items()}
 
 
-def test_each_frame_takes_one_fc_only_step_on_the_tracking_weights(caffe):
-    from goturn_caffe.net import DEPLOY_PROTOTXT, load_net
+def test_each_frame_takes_one_fc_only_step_on_the_tracking_weights(deploy_net):
+    with restored(deploy_net, [name for name in deploy_net.params if name.startswith("fc")]):
+        check_fc_only_steps(deploy_net)
 
-    net = load_net(DEPLOY_PROTOTXT)
+
+def check_fc_only_steps(net):
     net.params["fc8-shapes"][1].data[...] = [2.5, 2.5, 7.5, 7.5]  # a sensible untrained box
     tracker = OnlineFinetuningTracker(GoturnTracker(net=net), learning_rate=1e-6,
                                       augmented_per_pair=2)
@@ -41,6 +43,6 @@ def test_each_frame_takes_one_fc_only_step_on_the_tracking_weights(caffe):
 def test_finetuning_is_off_by_default():
     import inspect
 
-    from goturn_caffe.tracker import make_tracker
+    from goturn_caffe.track.builder import build_tracker
 
-    assert inspect.signature(make_tracker).parameters["finetune"].default is False
+    assert inspect.signature(build_tracker).parameters["finetune"].default is False

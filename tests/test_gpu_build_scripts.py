@@ -9,7 +9,6 @@ import tarfile
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / "caffe_build"))
@@ -223,7 +222,8 @@ def test_source_chain_prefers_official_code_and_stops_a_forced_choice(tmp_path, 
     assert build_caffe.resolve_source(tmp_path, "python")[1]["source"] == "debian"
     assert tried == ["bvlc"]
     for forced, message in [("bvlc", "cannot fetch https://github.com/BVLC"),
-                            ("debian", "cannot download http://deb.debian.org")]:
+                            ("debian", r"cannot fetch the caffe 1\.0\.0\+git20180821\.99bd997-8 source "
+                                       "package through apt")]:
         monkeypatch.setattr(build_caffe, "fetch_debian", unreachable("debian"))
         monkeypatch.setenv("CAFFE_SOURCE", forced)
         with pytest.raises(SystemExit, match=message):

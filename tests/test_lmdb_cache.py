@@ -7,14 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from dataset_fixtures import ann_line, make_alov_video, make_det_image, make_otb_sequence, write_truncated_jpeg
 
-from dataset_fixtures import (ann_line, make_alov_video, make_det_image, make_otb_sequence,
-                              write_truncated_jpeg)
-from goturn_caffe.boxes import Box
-from goturn_caffe.datasets import training_set as training_set_module
+from goturn_caffe.datasets import decoding
 from goturn_caffe.datasets.image_io import DatasetError
-from goturn_caffe.datasets.lmdb_cache import build_cache, partial_path
+from goturn_caffe.datasets.lmdb_cache import build_cache
 from goturn_caffe.datasets.training_set import TrainingSet
+from goturn_caffe.fileio import partial_path
+from goturn_caffe.geometry.boxes import Box
 
 ALOV_GOOD = "alov/imagedata++/01-Light/01-Light_video00001"
 DET_DIR = "det/ILSVRC/Data/DET/train/s"
@@ -96,7 +96,7 @@ def test_training_set_pickles_without_its_handle(roots, tmp_path):
 def test_interrupted_build_leaves_no_database_and_resumes(roots, tmp_path, monkeypatch):
     disk = TrainingSet.from_roots(**roots)
     out = tmp_path / "cache"
-    real_decode, calls = training_set_module.decode_image, []
+    real_decode, calls = decoding.decode_image, []
 
     def interrupt_at_fifth(data, source):
         calls.append(source)
@@ -104,13 +104,13 @@ def test_interrupted_build_leaves_no_database_and_resumes(roots, tmp_path, monke
             raise KeyboardInterrupt
         return real_decode(data, source)
 
-    monkeypatch.setattr(training_set_module, "decode_image", interrupt_at_fifth)
+    monkeypatch.setattr(decoding, "decode_image", interrupt_at_fifth)
     with pytest.raises(KeyboardInterrupt):
         build_cache(disk, out, progress=False, commit_every=2)
     assert not out.exists() and partial_path(out).is_dir()
     with pytest.raises(DatasetError, match="incomplete cache"):
         TrainingSet.from_lmdb(partial_path(out))
-    monkeypatch.setattr(training_set_module, "decode_image", real_decode)
+    monkeypatch.setattr(decoding, "decode_image", real_decode)
 
     build = build_cache(disk, out, progress=False, commit_every=2)
     # Decodes 1-4 were all good images, committed in two transactions of 2.
@@ -120,6 +120,18 @@ def test_interrupted_build_leaves_no_database_and_resumes(roots, tmp_path, monke
     build_cache(disk, fresh, progress=False)
     assert TrainingSet.from_lmdb(out).videos == TrainingSet.from_lmdb(fresh).videos
     assert TrainingSet.from_lmdb(out).images == TrainingSet.from_lmdb(fresh).images
+
+
+def test_two_decoding_workers_build_the_same_cache(roots, tmp_path):
+    disk = TrainingSet.from_roots(**roots)
+    one = build_cache(disk, tmp_path / "one", workers=1, progress=False)
+    two = build_cache(disk, tmp_path / "two", workers=2, progress=False)
+    assert two.written == one.written == len(disk.keys()) - 2
+    assert two.report.entries == one.report.entries  # same skips, in the same order
+    first, second = TrainingSet.from_lmdb(tmp_path / "one"), TrainingSet.from_lmdb(tmp_path / "two")
+    assert (second.videos, second.images) == (first.videos, first.images)
+    for key in first.keys():
+        assert second.read_bytes(key) == first.read_bytes(key)
 
 
 def test_rerun_keeps_a_complete_cache_unless_forced(roots, tmp_path):
@@ -183,5 +195,5 @@ def test_command_lines_validate_and_build(roots, tmp_path, capsys):
     assert "wrote 10 images" in capsys.readouterr().out
     assert run_script("build_lmdb.py", dataset_args + ["--output", str(cache)]) == 0
     assert "already complete" in capsys.readouterr().out
-    assert run_script("validate_dataset.py", ["--alov", str(tmp_path / "nowhere"), "--no-det"]) == 1
+    assert run_script("validate_dataset.py", ["--alov", str(tmp_path / "nowhere"), "--no-det"]) == 2
     assert "does not exist" in capsys.readouterr().err

@@ -4,10 +4,11 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from goturn_caffe.boxes import Box
-from goturn_caffe.motion import MAX_TRIES, MotionModel, check_boxes
+from goturn_caffe.geometry.boxes import Box
+from goturn_caffe.geometry.motion import MAX_TRIES, MotionModel, check_boxes
 
 SAMPLES = 100_000
 

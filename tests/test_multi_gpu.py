@@ -1,4 +1,4 @@
-"""NCCL data parallelism (goturn_caffe.multi_gpu): the order of Caffe calls each
+"""NCCL data parallelism (goturn_caffe.train.multi_gpu): the order of Caffe calls each
 rank makes (BVLC's python/train.py protocol), device-list parsing, and the clear
 errors on builds that cannot do it.  No GPU here: the calls are recorded on a
 stand-in for the caffe module; a real NCCL run needs a GPU (docs/gpu.md)."""
@@ -9,10 +9,10 @@ import sys
 import types
 
 import pytest
-
 from conftest import REPO_ROOT
-from goturn_caffe import multi_gpu
+
 from goturn_caffe.caffe_env import CaffeUnavailable
+from goturn_caffe.train import multi_gpu
 
 
 class RecordingCaffe:
@@ -113,5 +113,19 @@ def test_train_tool_refuses_several_gpus_on_this_build_in_one_line(caffe, tmp_pa
                            "--max-iter", "1", "--output", str(tmp_path / "run")],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert "several GPUs needs" in proc.stderr
+    assert "NCCL training (several GPUs, or --nccl) needs a CUDA build" in proc.stderr
     assert not (tmp_path / "run" / "snapshots").exists()  # stopped before writing the run
+
+
+def test_a_one_rank_nccl_group_is_requested_with_nccl(caffe, tmp_path):
+    train_py = [sys.executable, str(REPO_ROOT / "tools" / "train.py"), "--max-iter", "1",
+                "--output", str(tmp_path / "run")]
+    proc = subprocess.run(train_py + ["--nccl"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and proc.stderr.strip() == \
+        "train.py: training through NCCL (--nccl) needs the GPU(s) to use: --gpu ID"
+    # with one GPU it takes the NCCL path, which this CPU-only build refuses by name
+    proc = subprocess.run(train_py + ["--nccl", "--gpu", "0"], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "NCCL training (several GPUs, or --nccl) needs a CUDA build" in proc.stderr
+    assert not (tmp_path / "run" / "snapshots").exists()

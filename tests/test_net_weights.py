@@ -16,11 +16,11 @@ import sys
 import cv2
 import numpy as np
 import pytest
-
 from conftest import REPO_ROOT
-from goturn_caffe.net import DEPLOY_PROTOTXT, ModelError, load_net, read_caffemodel
-from goturn_caffe.netspec import NetOptions, build_caffenet_net, build_net, build_solver
 from test_netspec import CONVS
+
+from goturn_caffe.model.net import DEPLOY_PROTOTXT, ModelError, load_net, read_caffemodel
+from goturn_caffe.model.netspec import NetOptions, build_caffenet_net, build_net, build_solver
 
 VARIANTS_DIR = REPO_ROOT / "prototxt" / "variants"
 TOOL = REPO_ROOT / "tools" / "make_init_weights.py"
@@ -136,7 +136,7 @@ def test_one_solver_step_moves_only_the_fc_layers_by_lr_times_gradient_plus_deca
 def authors_tracker_prototxt(convs) -> str:
     """GOTURN laid out as the authors' nets/tracker.prototxt (one file for
     training and tracking, legacy ``input`` fields, inputs target, image,
-    bbox), written from REFERENCE.md independently of goturn_caffe.netspec."""
+    bbox), written from REFERENCE.md independently of goturn_caffe.model.netspec."""
     def layer(name, kind, bottoms, top, body=""):
         return (f'layer {{ name: "{name}" type: "{kind}" '
                 + "".join(f'bottom: "{b}" ' for b in bottoms) + f'top: "{top}" {body} }}')
@@ -250,7 +250,7 @@ def rewritten(model_path, folder, name, edit):
 
 
 def test_a_layer_cut_short_or_of_the_wrong_shape_is_named(caffenet_file, tmp_path):
-    from goturn_caffe.init_weights import make_init_weights
+    from goturn_caffe.model.init_weights import make_init_weights
 
     def cut_conv2(model):  # a file whose conv2 weights stop after 100 values
         del next(layer for layer in model.layer if layer.name == "conv2").blobs[0].data[100:]
@@ -355,7 +355,7 @@ def test_init_weights_hold_caffenet_convolutions_in_both_streams_and_fc_fillers(
 
 
 def test_the_real_files_v1_layout_gives_the_same_init_weights(caffenet, init_model, tmp_path):
-    from goturn_caffe.init_weights import make_init_weights
+    from goturn_caffe.model.init_weights import make_init_weights
 
     # Same convolutions, same filler seed: the very same file, byte for byte.
     output = make_init_weights(caffenet[0]["v1"], tmp_path / "init.caffemodel")
@@ -363,7 +363,7 @@ def test_the_real_files_v1_layout_gives_the_same_init_weights(caffenet, init_mod
 
 
 def test_sha1_is_checked_and_a_wrong_file_refused(caffenet_file, tmp_path, capsys):
-    from goturn_caffe.init_weights import CAFFENET_SHA1, verify_sha1
+    from goturn_caffe.model.init_weights import CAFFENET_SHA1, verify_sha1
 
     actual = hashlib.sha1(caffenet_file.read_bytes()).hexdigest()
     verify_sha1(caffenet_file, actual)
@@ -377,7 +377,7 @@ def test_sha1_is_checked_and_a_wrong_file_refused(caffenet_file, tmp_path, capsy
 
 
 def test_download_is_verified_and_cached(caffenet_file, tmp_path):
-    from goturn_caffe.init_weights import download_caffenet
+    from goturn_caffe.model.init_weights import download_caffenet
 
     cache = tmp_path / "cache"
     url = caffenet_file.as_uri()  # urllib fetches file:// like http://

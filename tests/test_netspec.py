@@ -10,10 +10,10 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import REPO_ROOT
-from goturn_caffe import netspec
-from goturn_caffe.netspec import VARIANTS, NetOptions, build_net, build_solver, generated_files
+
+from goturn_caffe.model import netspec
+from goturn_caffe.model.netspec import VARIANTS, NetOptions, build_net, build_solver, generated_files
 
 PROTOTXT = REPO_ROOT / "prototxt"
 
@@ -43,7 +43,7 @@ def test_checked_in_prototxts_equal_the_generator():
 
 
 def test_check_command_accepts_the_repository_and_flags_a_stale_copy(tmp_path, capsys):
-    done = subprocess.run([sys.executable, "-m", "goturn_caffe.netspec", "--check", str(PROTOTXT)],
+    done = subprocess.run([sys.executable, "-m", "goturn_caffe.model.netspec", "--check", str(PROTOTXT)],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     assert netspec.main(["--write", str(tmp_path)]) == 0
@@ -151,13 +151,6 @@ def pool_output(size: int) -> int:
     return math.ceil((size - 3) / 2) + 1  # Caffe pools with ceil, kernel 3 stride 2
 
 
-@pytest.fixture(scope="module")
-def deploy_net(caffe):
-    from goturn_caffe.net import DEPLOY_PROTOTXT, load_net
-
-    return load_net(DEPLOY_PROTOTXT)
-
-
 def test_pool5_is_256x6x6_per_stream_and_the_concat_18432(deploy_net):
     size = 227
     for name, _, kernel, stride, pad, _ in CONVS:
@@ -174,7 +167,7 @@ def test_pool5_is_256x6x6_per_stream_and_the_concat_18432(deploy_net):
 
 
 def test_parameter_count_from_the_layer_shapes(deploy_net):
-    from goturn_caffe.net import parameter_count
+    from goturn_caffe.model.net import parameter_count
 
     expected_shapes = {}
     channels = 3
@@ -237,7 +230,7 @@ def test_every_variant_runs_forward_and_backward(caffe, tmp_path, name):
                 if layer.type == "Convolution" for p in layer.param}
     assert lr_mults == ({1, 2} if options.train_conv else {0})
     if options.deploy_differs:  # the checked-in deploy prototxt builds and maps to 4 outputs
-        from goturn_caffe.net import load_net
+        from goturn_caffe.model.net import load_net
 
         deploy = load_net(PROTOTXT / "variants" / f"goturn_deploy_{name}.prototxt")
         assert list(deploy.inputs) == (["image"] if options.current_frame_only else ["target", "image"])

@@ -7,7 +7,6 @@ import sys
 import cv2
 import numpy as np
 import pytest
-
 from conftest import REPO_ROOT
 
 onnx = pytest.importorskip("onnx")
@@ -41,14 +40,14 @@ def session(model) -> "onnxruntime.InferenceSession":
 
 
 @pytest.fixture(scope="module")
-def goturn_export(caffe, tmp_path_factory):
-    """The GOTURN deploy net with pycaffe's random filler weights, saved to a
-    .caffemodel and exported from that file; (the net, the ONNX file)."""
-    from goturn_caffe.net import DEPLOY_PROTOTXT, load_net
-    from goturn_caffe.onnx_export import export_onnx
+def goturn_export(deploy_net_once, tmp_path_factory):
+    """The GOTURN deploy net with pycaffe's random filler weights (the session's),
+    saved to a .caffemodel and exported from that file; (the net, the ONNX file)."""
+    from goturn_caffe.model.net import DEPLOY_PROTOTXT
+    from goturn_caffe.model.onnx_export import export_onnx
 
     folder = tmp_path_factory.mktemp("onnx")
-    net = load_net(DEPLOY_PROTOTXT)
+    net = deploy_net_once
     net.save(str(folder / "goturn.caffemodel"))
     export_onnx(DEPLOY_PROTOTXT, folder / "goturn.caffemodel", folder / "goturn.onnx")
     return net, folder / "goturn.onnx"
@@ -61,9 +60,9 @@ def goturn_session(goturn_export):
 
 def real_pair() -> dict:
     """Target and search crops of the bundled VOT car (frames 1 and 2, box of frame 1)."""
-    from goturn_caffe.boxes import Box
-    from goturn_caffe.cropping import crop_and_resize
-    from goturn_caffe.preprocess import preprocess_batch
+    from goturn_caffe.geometry.boxes import Box
+    from goturn_caffe.geometry.cropping import crop_and_resize
+    from goturn_caffe.geometry.preprocess import preprocess_batch
 
     box = Box.from_polygon([6, 193, 6, 166, 49, 166, 49, 193])  # groundtruth.txt, frame 1
     frames = [cv2.imread(str(SAMPLE_CAR / f"0000000{i}.jpg")) for i in (1, 2)]
@@ -114,8 +113,8 @@ def test_opencv_dnn_reads_the_export(goturn_export):
     (REPO_ROOT / "prototxt" / "opencv" / "goturn.prototxt", ("data1", "data2"), "out"),
 ])
 def test_variant_and_opencv_architectures(caffe, prototxt, names, output):
-    from goturn_caffe.net import load_net, read_net_prototxt
-    from goturn_caffe.onnx_export import net_to_onnx
+    from goturn_caffe.model.net import load_net, read_net_prototxt
+    from goturn_caffe.model.onnx_export import net_to_onnx
 
     net = load_net(prototxt)
     model = net_to_onnx(net, read_net_prototxt(prototxt))
@@ -172,8 +171,8 @@ def small_net(caffe) -> str:
 
 
 def test_every_layer_mapping_matches_caffe(caffe, tmp_path):
-    from goturn_caffe.net import load_net, read_net_prototxt
-    from goturn_caffe.onnx_export import net_to_onnx
+    from goturn_caffe.model.net import load_net, read_net_prototxt
+    from goturn_caffe.model.onnx_export import net_to_onnx
 
     prototxt = tmp_path / "small.prototxt"
     prototxt.write_text(small_net(caffe))
@@ -192,7 +191,7 @@ def test_every_layer_mapping_matches_caffe(caffe, tmp_path):
 
 
 def test_cli_exports_and_checks(caffe, tmp_path):
-    from goturn_caffe.net import load_net
+    from goturn_caffe.model.net import load_net
 
     prototxt, weights, output = (tmp_path / f"small.{ext}" for ext in ("prototxt", "caffemodel", "onnx"))
     prototxt.write_text(small_net(caffe))
@@ -207,7 +206,7 @@ def test_cli_exports_and_checks(caffe, tmp_path):
 
 
 def test_caffe_pool_sizes_by_hand():
-    from goturn_caffe.onnx_export import caffe_pool_output_size, pool_end_pad
+    from goturn_caffe.model.onnx_export import caffe_pool_output_size, pool_end_pad
 
     assert caffe_pool_output_size(55, 3, 2, 0) == 27       # GOTURN's pool1: (55 - 3) / 2 + 1
     assert caffe_pool_output_size(6, 3, 2, 0) == 3         # ceil(3 / 2) + 1
@@ -219,8 +218,8 @@ def test_caffe_pool_sizes_by_hand():
 
 
 def test_unsupported_layer_is_named(caffe, tmp_path):
-    from goturn_caffe.net import ModelError, load_net, read_net_prototxt
-    from goturn_caffe.onnx_export import net_to_onnx
+    from goturn_caffe.model.net import ModelError, load_net, read_net_prototxt
+    from goturn_caffe.model.onnx_export import net_to_onnx
 
     prototxt = tmp_path / "softmax.prototxt"
     prototxt.write_text(small_net(caffe).split('layer { name: "fc_b"')[0]

@@ -1,31 +1,13 @@
 """OpenCV's GOTURN model through our pycaffe tracker equals cv2.TrackerGOTURN (issue 10)."""
 
-import shutil
-
 import cv2
-import numpy as np
 import pytest
-
 from conftest import REPO_ROOT
-from goturn_caffe.boxes import Box
-from goturn_caffe.opencv_goturn import (OPENCV_DEPLOY, OpenCVGoturnTracker, centre_box_bias,
-                                        intersect_frame)
+
+from goturn_caffe.geometry.boxes import Box
+from goturn_caffe.track.opencv import OpenCVGoturnTracker, intersect_frame
 
 SAMPLE_CAR = REPO_ROOT / "data" / "sample" / "vot" / "car"
-
-
-@pytest.fixture(scope="module")
-def opencv_model(caffe, tmp_path_factory):
-    """OpenCV's architecture with random weights saved by pycaffe (fc8's bias set by
-    centre_box_bias, so the boxes stay sensible and still depend on the weights)."""
-    from goturn_caffe.net import load_net
-
-    net = load_net(OPENCV_DEPLOY)
-    centre_box_bias(net)
-    folder = tmp_path_factory.mktemp("opencv_goturn")
-    net.save(str(folder / "goturn.caffemodel"))
-    shutil.copy(OPENCV_DEPLOY, folder / "goturn.prototxt")
-    return net, folder
 
 
 def test_same_boxes_as_cv2_tracker_goturn_on_every_frame(opencv_model):
@@ -42,7 +24,7 @@ def test_same_boxes_as_cv2_tracker_goturn_on_every_frame(opencv_model):
     for frame in frames[1:]:
         _, expected = reference.update(frame)
         got = ours.update(frame).to_xywh()
-        assert np.abs(np.array(got) - np.array(expected)).max() <= 1, (got, expected)
+        assert tuple(got) == tuple(expected), (got, expected)
         moved += tuple(expected) != init
     assert moved > 0  # the comparison exercised real, changing boxes
 
@@ -54,7 +36,7 @@ def test_rect_intersection_matches_opencv():
 
 
 def test_authors_layout_check_names_opencv_files(opencv_model):
-    from goturn_caffe.net import DEPLOY_PROTOTXT, ModelError, load_net
+    from goturn_caffe.model.net import DEPLOY_PROTOTXT, ModelError, load_net
 
     _, folder = opencv_model
     with pytest.raises(ModelError, match="use --model-format opencv"):

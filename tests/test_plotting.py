@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from goturn_caffe import plotting
-from goturn_caffe.training import LossLog
+from goturn_caffe.train.training import LossLog
 from goturn_caffe.vot.report import plot_ar
 
 SUMMARY = {"experiments": {"baseline": {

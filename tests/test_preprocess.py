@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from goturn_caffe.preprocess import INPUT_SIZE, MEAN_BGR, preprocess, preprocess_batch
+from goturn_caffe.geometry.preprocess import INPUT_SIZE, MEAN_BGR, preprocess, preprocess_batch
 
 
 def test_constants_are_the_authors():

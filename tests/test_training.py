@@ -10,10 +10,10 @@ import time
 
 import numpy as np
 import pytest
-
 from conftest import REPO_ROOT
-from goturn_caffe.netspec import NetOptions
-from goturn_caffe.training import TrainConfig, checkpoint_index, snapshot_paths, train
+
+from goturn_caffe.model.netspec import NetOptions
+from goturn_caffe.train.training import TrainConfig, checkpoint_index, snapshot_paths, train
 
 SAMPLE_DET = REPO_ROOT / "data" / "sample" / "det"
 TRAIN = [sys.executable, str(REPO_ROOT / "tools" / "train.py")]
@@ -25,7 +25,7 @@ def loss_rows(output):
 
 
 def assert_snapshot_whole(caffe, output, iteration):
-    from goturn_caffe.net import read_caffemodel
+    from goturn_caffe.model.net import read_caffemodel
 
     model, state = snapshot_paths(output / "snapshots", iteration)
     assert read_caffemodel(model).layer  # parses completely
@@ -35,19 +35,19 @@ def assert_snapshot_whole(caffe, output, iteration):
     assert solver_state.learned_net == str(model)
 
 
-def test_twenty_iterations_with_snapshots_and_resume(caffe, tmp_path):
+def test_two_plus_two_iterations_with_snapshots_and_resume(caffe, tmp_path):
     output = tmp_path / "run"
-    common = dict(output=str(output), snapshot=10, net=NetOptions(batch_size=11),
+    common = dict(output=str(output), snapshot=2, net=NetOptions(batch_size=11),
                   data={"workers": 1, "seed": 1})
-    first = train(TrainConfig(max_iter=10, **common), progress=False)
-    assert first["final_iter"] == 10 and first["iterations"] == 10
-    assert checkpoint_index(output / "snapshots") == [10]
-    assert_snapshot_whole(caffe, output, 10)
-    second = train(TrainConfig(max_iter=20, resume=True, **common), progress=False)
-    assert second["iterations"] == 10 and second["final_iter"] == 20
-    assert checkpoint_index(output / "snapshots") == [10, 20]
-    assert_snapshot_whole(caffe, output, 20)
-    assert [i for i, _ in loss_rows(output)] == list(range(1, 21))
+    first = train(TrainConfig(max_iter=2, **common), progress=False)
+    assert first["final_iter"] == 2 and first["iterations"] == 2
+    assert checkpoint_index(output / "snapshots") == [2]
+    assert_snapshot_whole(caffe, output, 2)
+    second = train(TrainConfig(max_iter=4, resume=True, **common), progress=False)
+    assert second["iterations"] == 2 and second["final_iter"] == 4
+    assert checkpoint_index(output / "snapshots") == [2, 4]
+    assert_snapshot_whole(caffe, output, 4)
+    assert [i for i, _ in loss_rows(output)] == list(range(1, 5))
     assert (output / "loss.png").stat().st_size > 1000
     run = json.loads((output / "run.json").read_text())
     assert run["batch"]["batch_size"] == 11 and run["seed"] == 1
@@ -78,11 +78,11 @@ def test_sigkill_leaves_no_corrupt_snapshot(caffe, tmp_path):
     assert summary["final_iter"] == listed[-1] + 1 and summary["iterations"] == 1
 
 
-def test_loss_goes_down_when_overfitting_one_still_image(caffe, tmp_path):
+def test_loss_goes_down_when_overfitting_one_still_image(caffe, deploy_net, tmp_path):
     from goturn_caffe.datasets.training_set import TrainingSet
-    from goturn_caffe.examples import ExampleGenerator
-    from goturn_caffe.net import DEPLOY_PROTOTXT, load_net
-    from goturn_caffe.preprocess import preprocess_batch
+    from goturn_caffe.geometry.examples import ExampleGenerator
+    from goturn_caffe.geometry.preprocess import preprocess_batch
+    from goturn_caffe.model.net import DEPLOY_PROTOTXT, load_net
 
     det = tmp_path / "det"
     for kind, suffix in (("Annotations", "xml"), ("Data", "JPEG")):
@@ -104,14 +104,13 @@ def test_loss_goes_down_when_overfitting_one_still_image(caffe, tmp_path):
     targets, searches, labels = ExampleGenerator(num_shifted=0).make_examples(
         image, boxes[0], image, boxes[0], rng=np.random.default_rng(0))
 
-    def l1_error(weights):
-        net = load_net(DEPLOY_PROTOTXT, weights)
+    def l1_error(net):
         preprocess_batch(targets, out=net.blobs["target"].data)
         preprocess_batch(searches, out=net.blobs["image"].data)
         return float(np.abs(net.forward()["fc8"][0] - labels[0]).sum())
 
-    untrained = l1_error(None)
-    trained = l1_error(snapshot_paths(output / "snapshots", 100)[0])
+    untrained = l1_error(deploy_net)   # the fillers' weights
+    trained = l1_error(load_net(DEPLOY_PROTOTXT, snapshot_paths(output / "snapshots", 100)[0]))
     assert trained < 0.7 * untrained, (untrained, trained)
 
 
@@ -140,3 +139,42 @@ def test_empty_dataset_is_refused(tmp_path):
     out = subprocess.run(TRAIN + ["--det", str(empty), "--max-iter", "1", "--output",
                                   str(tmp_path / "o")], capture_output=True, text=True)
     assert out.returncode == 2 and "empty training set" in out.stderr
+
+
+def test_max_seconds_stops_the_loop_early_with_a_final_snapshot(caffe, tmp_path):
+    # a CPU step takes far longer than 1 ms, so the limit ends the run after its first step
+    output = tmp_path / "capped"
+    out = subprocess.run(TRAIN + ["--max-iter", "50", "--max-seconds", "0.001", "--snapshot", "0",
+                                  "--batch-size", "11", "--workers", "1", "--no-progress",
+                                  "--output", str(output)],
+                         capture_output=True, text=True, cwd=REPO_ROOT)
+    assert out.returncode == 0, out.stderr
+    summary = json.loads((output / "summary.json").read_text())
+    assert summary["stop_reason"] == "max_seconds" and summary["max_seconds"] == 0.001
+    assert 1 <= summary["iterations"] < 50 and summary["final_iter"] == summary["iterations"]
+    assert checkpoint_index(output / "snapshots") == [summary["final_iter"]]
+    assert_snapshot_whole(caffe, output, summary["final_iter"])
+    assert [i for i, _ in loss_rows(output)] == list(range(1, summary["final_iter"] + 1))
+    assert "stopped by --max-seconds 0.001" in out.stdout
+
+
+def test_a_run_that_reaches_max_iter_says_so(caffe, tmp_path):
+    summary = train(TrainConfig(output=str(tmp_path / "r"), max_iter=2, snapshot=0, max_seconds=3600,
+                                net=NetOptions(batch_size=11), data={"workers": 1}), progress=False)
+    assert summary["stop_reason"] == "max_iter" and summary["final_iter"] == 2
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "abc", "nan"])
+def test_max_seconds_must_be_positive(tmp_path, value):
+    out = subprocess.run(TRAIN + ["--max-seconds", value, "--output", str(tmp_path / "o")],
+                         capture_output=True, text=True, cwd=REPO_ROOT)
+    assert out.returncode == 2 and "--max-seconds: expected a number of seconds > 0" in out.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_max_seconds_in_the_config_is_checked_too(tmp_path):
+    with pytest.raises(ValueError, match="max_seconds must be > 0"):
+        train(TrainConfig(output=str(tmp_path / "o"), max_seconds=0), progress=False)
+    with pytest.raises(ValueError, match="one GPU only"):
+        train(TrainConfig(output=str(tmp_path / "o"), gpus=[0, 1], max_seconds=5), progress=False)
+    assert not (tmp_path / "o").exists()

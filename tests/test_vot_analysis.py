@@ -3,10 +3,19 @@
 import numpy as np
 import pytest
 
-from goturn_caffe.boxes import Box
+from goturn_caffe.ablation import overall_errors
 from goturn_caffe.datasets.base import Frame, Video
-from goturn_caffe.vot.analysis import (SequenceResult, adapted_ranks, overall_scores, rank_trackers,
-                                       tag_samples, tag_scores)
+from goturn_caffe.geometry.boxes import Box
+from goturn_caffe.vot import report
+from goturn_caffe.vot.analysis import (
+    SequenceResult,
+    adapted_ranks,
+    overall_scores,
+    rank_trackers,
+    reliability,
+    tag_samples,
+    tag_scores,
+)
 from goturn_caffe.vot.report import summary_markdown
 from goturn_caffe.vot.table2 import GOTURN_METHOD, TABLE2, published_ranks, published_row
 
@@ -38,7 +47,8 @@ def test_tag_scores_by_hand():
     assert scores["camera_motion"]["accuracy"] == pytest.approx(0.2)
     assert "size_change" not in scores
     overlaps, failures = tag_samples([scored], [video], "occlusion")
-    assert overlaps == pytest.approx([0.6, 0.4]) and failures.tolist() == [0.5]
+    # failures per repetition (1 then 0), the 13 repetitions not run count as their mean
+    assert overlaps == pytest.approx([0.6, 0.4]) and failures.tolist() == [[1.0, 0.0] + [0.5] * 13]
 
 
 def test_overall_scores_are_length_weighted():
@@ -50,6 +60,26 @@ def test_overall_scores_are_length_weighted():
     assert scores["failures_per_sequence"] == pytest.approx((2 * 100 + 1 * 300) / 400)
     assert scores["reliability"] == pytest.approx(np.exp(-30 * (500 / 400) / 200))
     assert scores["fps"] == pytest.approx(300 / 3.0)
+
+
+def test_one_reliability_two_normalisations_and_the_plot_says_which(tmp_path, monkeypatch):
+    short = SequenceResult("a", 100, 0.8, 2.0, np.zeros((1, 100)), np.zeros((1, 100), bool), 1.0, 100)
+    long = SequenceResult("b", 300, 0.4, 1.0, np.zeros((1, 300)), np.zeros((1, 300), bool), 2.0, 200)
+    scores = overall_scores([short, long])
+    # the VOT summary: length-weighted failures per sequence (1.25) over the mean length (200)
+    assert reliability(1.25, 200) == scores["reliability"] == pytest.approx(np.exp(-30 * 1.25 / 200))
+    # the ablation table: all failures over all frames, i.e. unweighted (3 / 400 = 1.5 / 200)
+    _, _, robustness_error = overall_errors(0.5, scores["failures"], scores["frames"])
+    assert robustness_error == pytest.approx(1 - np.exp(-30 * 3 / 400))
+    assert reliability(0, 0) == 1.0
+    figures = []
+    monkeypatch.setattr(report, "save_figure", lambda figure, path, dpi: figures.append(figure) or path)
+    summary = {"experiments": {"baseline": {"trackers": {"x": scores}, "ranks": {}}}}
+    if report.plot_ar(summary, tmp_path / "ar.png") is None:
+        pytest.skip("matplotlib is not installed")
+    label = figures[0].axes[0].get_xlabel()
+    assert label == ("robustness: exp(-30 F / N)\n"
+                     "F: length-weighted failures per sequence, N: mean sequence length")
 
 
 def test_adapted_ranks_share_ranks_of_equivalent_trackers():
@@ -76,6 +106,55 @@ def test_rank_trackers_with_significance():
     assert ranks["bad"]["accuracy"] == 3 and ranks["bad"]["robustness"] == 3
     assert ranks["good"]["robustness"] == 1.5
     assert ranks["good"]["overall"] == 1.5 and list(ranks["bad"]["tags"]) == ["occlusion"]
+
+
+def two_sequence_results(failures: tuple, overlap: float, valid_frames: int, frames: int = 100) -> list:
+    """A deterministic tracker's 3 identical repetitions on each of two untagged
+    sequences: ``failures[i]`` failures on sequence i, ``valid_frames`` frames with
+    ``overlap`` (the rest fall in burn-in after the failures)."""
+    results = []
+    for index, count in enumerate(failures):
+        overlaps = np.full((3, frames), np.nan)
+        overlaps[:, :valid_frames] = overlap
+        failed = np.zeros((3, frames), dtype=bool)
+        failed[:, frames - count:] = True
+        results.append(SequenceResult(f"s{index}", frames, overlap, float(count), overlaps, failed, 0.0, 0))
+    return results
+
+
+def test_very_different_trackers_share_accuracy_rank_only_where_the_toolkit_would():
+    """The case of issue 17: accuracy 0.010 / 38 failures against 0.215 / 5 on two
+    sequences. The toolkit's rank-sum test runs on the failures of every (sequence,
+    repetition) -- 15 per sequence -- which separates 19 + 19 from 2 + 3 failures; the
+    accuracies share their rank because fewer than 5 frames pair up."""
+    videos = [tagged_video([set()] * 100), tagged_video([set()] * 100)]
+    poor = two_sequence_results((19, 19), 0.010, valid_frames=2)
+    fair = two_sequence_results((2, 3), 0.215, valid_frames=60)
+    samples = {name: {tag: tag_samples(results, videos, tag) for tag in ("empty",)}
+               for name, results in (("poor", poor), ("fair", fair))}
+    assert samples["poor"]["empty"][1].shape == (2, 15)
+    ranks = rank_trackers(samples)
+    assert ranks["poor"]["accuracy"] == ranks["fair"]["accuracy"] == 1.5
+    assert (ranks["fair"]["robustness"], ranks["poor"]["robustness"]) == (1.0, 2.0)
+    assert (ranks["fair"]["overall"], ranks["poor"]["overall"]) == (1.25, 1.75)
+    # the mean failures per sequence alone (2 samples against 2) are never significant
+    from goturn_caffe.vot.analysis import robustness_differs
+
+    assert not robustness_differs(np.array([19.0, 19.0]), np.array([2.0, 3.0]))
+    assert robustness_differs(samples["poor"]["empty"][1], samples["fair"]["empty"][1])
+
+
+def test_rank_sum_is_matlabs_normal_approximation_with_ties_and_continuity():
+    """Hand-computed: x = (0, 0, 1), y = (1, 2, 2). Ranks (ties averaged) 1.5, 1.5, 3.5 |
+    3.5, 5.5, 5.5; W = 6.5, E[W] = 10.5, tie-corrected variance (3*3/12)(7 - 18/30) = 4.8,
+    z = (|6.5 - 10.5| - 0.5) / sqrt(4.8) = 1.5975, two-sided p = 0.1101 > 0.05, while
+    at alpha 0.12 the difference counts."""
+    from goturn_caffe.vot.analysis import robustness_differs
+
+    x, y = np.array([0.0, 0.0, 1.0]), np.array([1.0, 2.0, 2.0])
+    assert not robustness_differs(x, y, alpha=0.05)
+    assert robustness_differs(x, y, alpha=0.111) and not robustness_differs(x, y, alpha=0.110)
+    assert not robustness_differs(np.zeros(4), np.zeros(6))     # all tied: no difference
 
 
 def test_table2_transcription():
@@ -107,6 +186,34 @@ def test_markdown_prints_our_row_beside_the_published_one():
                                                           "tags": {}}},
                    "published_goturn_ranks": published_ranks(published_row(), "baseline")}}}
     text = summary_markdown(summary)
+    assert "| tracker | accuracy | failures | failures / sequence (length-weighted) | fps " in text
+    assert "the plain mean over the sequences with the tag" in text
+    assert report.RANK_RULE in text and "share the mean of their ranks" in report.RANK_RULE
+    assert text.index("| GOTURN (Ours) (paper, Table 2)") < text.index(report.RANK_RULE)
     assert "| static | 1.00 | 1.00 | 1.00 | - |" in text
     assert "| GOTURN (Ours) (paper, Table 2) | 5.54 | 10.87 | 8.21 | 29.93 |" in text
     assert "| a | 0.300 / 4.00 (3) |" in text
+
+
+def test_labels_of_trackers_with_equal_scores_do_not_overlap(tmp_path, monkeypatch):
+    figures = []
+    monkeypatch.setattr(report, "save_figure", lambda figure, path, dpi: figures.append(figure) or path)
+    same = {"reliability": 0.4, "accuracy": 0.5}
+    trackers = {"static": same, "kcf": dict(same), "goturn_iter450k": dict(same),
+                "csrt": {"reliability": 0.41, "accuracy": 0.5}, "far": {"reliability": 0.9, "accuracy": 0.9}}
+    ranks = {name: {"accuracy": 1.5, "robustness": 2.0, "overall": 1.75} for name in trackers}
+    summary = {"experiments": {"baseline": {"trackers": trackers, "ranks": ranks}}}
+    if report.plot_ar(summary, tmp_path / "ar.png") is None:
+        pytest.skip("matplotlib is not installed")
+    figure = figures[0]
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    for axis in figure.axes:
+        boxes = {text.get_text(): text.get_window_extent(renderer) for text in axis.texts}
+        assert set(boxes) == set(trackers)
+        names = sorted(boxes)
+        clashes = [(a, b) for i, a in enumerate(names) for b in names[i + 1:] if boxes[a].overlaps(boxes[b])]
+        assert not clashes
+    # a lone tracker keeps the plain offset
+    far = next(t for t in figure.axes[0].texts if t.get_text() == "far")
+    assert tuple(far.get_position()) == report.LABEL_OFFSET

@@ -4,20 +4,27 @@ import math
 
 import numpy as np
 import pytest
-
-from goturn_caffe.boxes import Box
-from goturn_caffe.vot.experiment import EXPERIMENTS, run_sequence
-from goturn_caffe.vot.protocol import (GroundTruth, frame_overlaps, perturb_region, run_supervised,
-                                       trajectory_accuracy, valid_frames)
-from goturn_caffe.vot.results import FAILED, INITIALIZED, SKIPPED, read_trajectory, trajectory_path
-from goturn_caffe.vot.trackers import StaticTracker
 from vot_fixtures import synthetic_video
+
+from goturn_caffe.geometry.boxes import Box
+from goturn_caffe.track.base import Tracker
+from goturn_caffe.track.reference import StaticTracker
+from goturn_caffe.vot.experiment import EXPERIMENTS, run_sequence
+from goturn_caffe.vot.protocol import (
+    GroundTruth,
+    frame_overlaps,
+    perturb_region,
+    run_supervised,
+    trajectory_accuracy,
+    valid_frames,
+)
+from goturn_caffe.vot.results import FAILED, INITIALIZED, SKIPPED, read_trajectory, trajectory_path
 
 TRUTH = (10.0, 10.0, 20.0, 20.0)       # every frame's ground truth (a VOT rectangle)
 IMAGE = (100, 100)
 
 
-class ScriptedTracker:
+class ScriptedTracker(Tracker):
     """Reports the ground truth, except on scripted frames: ``"lost"`` = a box far
     away (overlap 0), ``"half"`` = the left half of the target (overlap 200/400).
     Its "images" are the frame indices (see ``frame_index``)."""

@@ -1,6 +1,8 @@
 """Our results against the official VOT toolkit (PyPI vot-toolkit 0.9.0): the same
 failures and accuracies from its own analysis functions, its reader, its TraX
-runtime. Skipped when vot-toolkit or the shared data is missing."""
+runtime.  They run on a dataset made from the bundled sample (the real car
+excerpt, and generated VOT2016 / VOT2015 style sequences with rotated polygons:
+conftest.toolkit_vot), and again on the shared VOT subset where it is present."""
 
 import json
 import sys
@@ -11,30 +13,39 @@ import pytest
 
 from goturn_caffe.datasets.vot import load_vot, load_vot_sequence
 from goturn_caffe.vot.analysis import score_sequence
-from goturn_caffe.vot.experiment import EXPERIMENTS, ground_truth, run_experiment
+from goturn_caffe.vot.experiment import EXPERIMENTS, ground_truth, run_vot_experiment
 from goturn_caffe.vot.results import repetition_paths
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def static_results(tmp_path_factory):
-    """The static baseline on the whole shared VOT subset (baseline) and on car (region_noise)."""
+@pytest.fixture(scope="module", params=["bundled", "shared"])
+def vot_root(request, toolkit_vot):
+    """The bundled toolkit dataset, always; the shared VOT subset where present."""
+    if request.param == "bundled":
+        return toolkit_vot
     from conftest import shared_data_dir
 
     root = shared_data_dir() / "vot"
     if not root.is_dir():
-        pytest.skip(f"shared data {root} not present")
+        pytest.skip(f"shared data {root} not present (the bundled dataset ran instead)")
+    return root
+
+
+@pytest.fixture(scope="module")
+def static_results(vot_root, tmp_path_factory):
+    """The static baseline on every sequence (baseline) and on car (region_noise)."""
+    root = vot_root
     videos = load_vot(root)
     truths = [ground_truth(v) for v in videos]
     output = tmp_path_factory.mktemp("vot_static")
-    from goturn_caffe.vot.trackers import StaticTracker
+    from goturn_caffe.track.reference import StaticTracker
 
-    run_experiment(StaticTracker(), "static", videos, EXPERIMENTS["baseline"], output, truths=truths,
-                   show_progress=False)
+    run_vot_experiment(StaticTracker(), "static", videos, EXPERIMENTS["baseline"], output, truths=truths,
+                       show_progress=False)
     car = [i for i, v in enumerate(videos) if v.name == "car"]
-    run_experiment(StaticTracker(), "static", [videos[i] for i in car], EXPERIMENTS["region_noise"],
-                   output, truths=[truths[i] for i in car], show_progress=False)
+    run_vot_experiment(StaticTracker(), "static", [videos[i] for i in car], EXPERIMENTS["region_noise"],
+                       output, truths=[truths[i] for i in car], show_progress=False)
     return root, videos, truths, output
 
 
@@ -42,10 +53,10 @@ def test_static_baseline_on_car_is_deterministic_and_fails(static_results, tmp_p
     root, videos, truths, output = static_results
     index = [v.name for v in videos].index("car")
     first = score_sequence(output, "static", "baseline", videos[index], truths[index])
-    from goturn_caffe.vot.trackers import StaticTracker
+    from goturn_caffe.track.reference import StaticTracker
 
-    run_experiment(StaticTracker(), "static", [videos[index]], EXPERIMENTS["baseline"], tmp_path,
-                   show_progress=False)
+    run_vot_experiment(StaticTracker(), "static", [videos[index]], EXPERIMENTS["baseline"], tmp_path,
+                       show_progress=False)
     second = score_sequence(tmp_path, "static", "baseline", videos[index], ground_truth(videos[index]))
     assert (first.accuracy, first.failures) == (second.accuracy, second.failures)
     assert first.failures > 0 and 0 < first.accuracy < 1

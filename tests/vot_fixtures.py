@@ -7,8 +7,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from goturn_caffe.boxes import Box
 from goturn_caffe.datasets.base import Frame, Video
+from goturn_caffe.geometry.boxes import Box
 
 
 def square_frames(num_frames: int, width: int = 96, height: int = 72, size: int = 20,
@@ -71,3 +71,124 @@ def synthetic_video(regions: list, tags: list | None = None, name: str = "synthe
     frames = [Frame(f"/nonexistent/{i:08d}.jpg", None if r is None else Box.from_polygon(r), r, t)
               for i, (r, t) in enumerate(zip(regions, tags))]
     return Video(name, frames, "vot")
+
+
+def rotated_polygon(cx: float, cy: float, w: float, h: float, angle: float) -> tuple:
+    """The corners of a w x h rectangle centred on (cx, cy), turned by ``angle`` radians."""
+    c, s = np.cos(angle), np.sin(angle)
+    corners = [(-w / 2, -h / 2), (w / 2, -h / 2), (w / 2, h / 2), (-w / 2, h / 2)]
+    return tuple(v for dx, dy in corners for v in (cx + c * dx - s * dy, cy + s * dx + c * dy))
+
+
+def write_toolkit_dataset(root: Path, sample_car: Path, num_frames: int = 50) -> Path:
+    """The dataset the official-toolkit comparisons run on, whatever the machine has:
+
+    - ``car``: the bundled real VOT2014 excerpt (legacy layout, axis-aligned
+      polygons, ``*.label`` tags);
+    - ``turning``: a VOT2016+ layout (``color/``, ``sequence`` file, ``*.tag``)
+      whose ground truth is a rotated rectangle moving and turning, so overlaps
+      are polygon overlaps with the min/max box;
+    - ``untagged``: a VOT2015-style folder (images beside ``groundtruth.txt``, no
+      tag files) with rotated polygons.
+
+    A static box fails on every sequence (car near its end), so failures,
+    re-initialisation and burn-in are all exercised.
+    """
+    import shutil
+
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(sample_car, root / "car")
+    images, regions = square_frames(num_frames, width=120, height=90, size=24, step=1)
+    lines = []
+    for i, (x, y, w, h) in enumerate(regions):
+        polygon = rotated_polygon(x + w / 2, y + h / 2 + 0.5 * i, w, h * 0.8, 0.05 + 0.03 * i)
+        lines.append(",".join(f"{v:.2f}" for v in polygon))
+    write_vot_sequence(root, "turning", images, lines, "vot2016",
+                       {"camera_motion": [i % 3 == 0 for i in range(num_frames)],
+                        "occlusion": [i >= num_frames // 2 for i in range(num_frames)]})
+    write_vot_sequence(root, "untagged", images[::-1], lines[::-1], "vot2014")
+    (root / "list.txt").write_text("car\nturning\nuntagged\n")
+    return root
+
+
+# ---- for tools/eval_vot2014.py with GOTURN and worker processes ---------------------------
+TINY_GOTURN_NET = """
+name: "tiny_goturn"
+layer { name: "target" type: "Input" top: "target" input_param { shape { dim: 1 dim: 3 dim: 227 dim: 227 } } }
+layer { name: "image" type: "Input" top: "image" input_param { shape { dim: 1 dim: 3 dim: 227 dim: 227 } } }
+layer { name: "pool_t" type: "Pooling" bottom: "target" top: "pool_t" pooling_param { pool: AVE kernel_size: 19 stride: 19 } }
+layer { name: "pool_i" type: "Pooling" bottom: "image" top: "pool_i" pooling_param { pool: AVE kernel_size: 19 stride: 19 } }
+layer { name: "concat" type: "Concat" bottom: "pool_t" bottom: "pool_i" top: "concat" }
+layer { name: "fc8-shapes" type: "InnerProduct" bottom: "concat" top: "fc8" inner_product_param { num_output: 4 } }
+"""
+
+
+def write_tiny_goturn(folder: Path, seed: int = 0) -> tuple:
+    """A GOTURN-shaped deploy net small enough to load in a blink (inputs ``target``,
+    ``image``; output ``fc8``) and its weights: fc8 is the crop's centre box plus a
+    small random function of both crops, so boxes move with the pixels.  Returns
+    ``(prototxt, caffemodel)``; ``seed`` picks the weights."""
+    from goturn_caffe.model.net import load_net
+
+    folder.mkdir(parents=True, exist_ok=True)
+    prototxt, weights = folder / "tiny_goturn.prototxt", folder / f"tiny_goturn_{seed}.caffemodel"
+    prototxt.write_text(TINY_GOTURN_NET)
+    net = load_net(prototxt)
+    fc8_weights, fc8_bias = net.params["fc8-shapes"]
+    fc8_weights.data[...] = np.random.default_rng(seed).normal(0, 2e-4, fc8_weights.data.shape)
+    fc8_bias.data[...] = [2.5, 2.5, 7.5, 7.5]
+    net.save(str(weights))
+    return prototxt, weights
+
+
+def write_car_excerpts(root: Path, sample_car: Path, starts=(1, 30), frames: int = 6) -> Path:
+    """A VOT dataset of short excerpts of the bundled real ``car`` sequence:
+    ``car_<start>`` holds frames start .. start + frames - 1 (images, ground truth,
+    tags), renumbered from 1."""
+    import shutil
+
+    truth = (sample_car / "groundtruth.txt").read_text().splitlines()
+    labels = {p.name: p.read_text().splitlines() for p in sample_car.glob("*.label")}
+    names = []
+    for start in starts:
+        name = f"car_{start}"
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        span = range(start - 1, start - 1 + frames)
+        for i, frame in enumerate(span, 1):
+            shutil.copy(sample_car / f"{frame + 1:08d}.jpg", folder / f"{i:08d}.jpg")
+        (folder / "groundtruth.txt").write_text("".join(truth[i] + "\n" for i in span))
+        for label, lines in labels.items():
+            (folder / label).write_text("".join(lines[i] + "\n" for i in span))
+        names.append(name)
+    (root / "list.txt").write_text("".join(n + "\n" for n in names))
+    return root
+
+
+class DyingTracker:
+    """A static box whose process kills itself (SIGKILL, as the OOM killer or
+    ``kill -9`` would) on its ``after``-th update, once per ``marker`` file."""
+
+    uses_images = False
+    last_timing = None
+
+    def __init__(self, marker: Path, after: int):
+        self.marker, self.after, self.updates, self.box = Path(marker), after, 0, None
+
+    def init(self, frame, box):
+        self.box = box
+
+    def update(self, frame):
+        import os
+        import signal
+
+        self.updates += 1
+        if self.updates == self.after and not self.marker.exists():
+            self.marker.write_text("died\n")
+            os.kill(os.getpid(), signal.SIGKILL)
+        return self.box
+
+
+def dying_tracker(marker: str, after: int, name: str) -> DyingTracker:
+    """A picklable tracker factory (``functools.partial(dying_tracker, marker, after)``)."""
+    return DyingTracker(Path(marker), after)

@@ -18,46 +18,41 @@ import argparse
 import sys
 from pathlib import Path
 
-from goturn_caffe.paths import REPO_ROOT, shared_data_dir
-
-
-def default_dataset() -> str:
-    shared = shared_data_dir() / "vot"
-    return str(shared if shared.is_dir() else REPO_ROOT / "data" / "sample" / "vot")
+from goturn_caffe.cli import command, prefixed
+from goturn_caffe.config import AUTHORS
+from goturn_caffe.fileio import write_text_atomic
+from goturn_caffe.paths import OUTPUT_DIR, default_vot_dataset
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("experiments", nargs="+", help="experiment names (see above)")
-    parser.add_argument("--output", default=str(REPO_ROOT / "output" / "ablation"))
-    parser.add_argument("--dataset", default=default_dataset(), help="VOT-format folder to score on")
+    parser.add_argument("--output", default=str(OUTPUT_DIR / "ablation"))
+    parser.add_argument("--dataset", default=str(default_vot_dataset()), help="VOT-format folder to score on")
     parser.add_argument("--sequences", help="comma-separated subset of the dataset's sequences")
     parser.add_argument("--alov", help="ALOV300++ root (default: the bundled sample)")
     parser.add_argument("--det", help="ImageNet DET root (default: the bundled sample)")
     parser.add_argument("--lmdb", help="LMDB cache instead of the roots")
-    parser.add_argument("--max-iter", type=int, default=500000)
-    parser.add_argument("--batch-size", type=int, default=50)
+    parser.add_argument("--max-iter", type=int, default=AUTHORS.max_iter)
+    parser.add_argument("--batch-size", type=int, default=AUTHORS.batch_size)
     parser.add_argument("--base-lr", type=float)
-    parser.add_argument("--seed", type=int, default=800)
+    parser.add_argument("--seed", type=int, default=AUTHORS.seed)
     parser.add_argument("--workers", type=int)
     parser.add_argument("--train-conv", action="store_true", help="train the convolutions too")
     parser.add_argument("--gpu", type=int)
     return parser.parse_args(argv)
 
 
+@command
 def main(argv=None) -> int:
     args = parse_args(argv)
     from dataclasses import replace
 
-    from goturn_caffe.ablation import parse_experiment, results_table, run_experiment
-    from goturn_caffe.caffe_env import CaffeUnavailable
+    from goturn_caffe.ablation import parse_ablation, results_table, run_ablation
+    from goturn_caffe.datasets.vot import load_vot
 
-    try:
-        experiments = [parse_experiment(name, args.batch_size) for name in args.experiments]
-    except ValueError as exc:
-        print(f"ablation.py: {exc}", file=sys.stderr)
-        return 2
+    experiments = [parse_ablation(name, args.batch_size) for name in args.experiments]
     if args.train_conv:
         experiments = [replace(e, net=replace(e.net, train_conv=True)) for e in experiments]
     data = {k: v for k, v in dict(alov=args.alov, det=args.det, lmdb=args.lmdb, seed=args.seed,
@@ -65,18 +60,14 @@ def main(argv=None) -> int:
     train_config = {"max_iter": args.max_iter, "snapshot": 0, "base_lr": args.base_lr, "data": data}
     output = Path(args.output)
     sequences = args.sequences.split(",") if args.sequences else None
+    load_vot(args.dataset, sequences)   # a bad --dataset or --sequences fails before any training
     rows = []
     for experiment in experiments:
-        try:
-            rows.append(run_experiment(experiment, output, train_config, args.dataset,
-                                       sequences=sequences, gpu=args.gpu))
-        except (ValueError, CaffeUnavailable) as exc:
-            print(f"ablation.py: {experiment.name}: {exc}", file=sys.stderr)
-            return 2
+        with prefixed(experiment.name):
+            rows.append(run_ablation(experiment, output, train_config, args.dataset,
+                                     sequences=sequences, gpu=args.gpu))
     table = results_table(rows)
-    tmp = output / ".table.md.tmp"
-    tmp.write_text(table)
-    tmp.replace(output / "table.md")
+    write_text_atomic(output / "table.md", table)
     print(table)
     return 0
 

@@ -13,38 +13,37 @@ Writes under --output:
   <tracker>/<experiment>/<sequence>/<sequence>_<rep>.txt   VOT results layout
   summary.json, summary.md (ours beside GOTURN's Table 2 row), ar_plot.png
 Finished repetitions are kept when a run is interrupted; rerunning skips them.
-Every tracker with results under --output (and --compare folders) is scored
-and ranked together.
+Each tracker's folder records what produced it (identity.json: tracker, seed,
+and for goturn the weights' and deploy's SHA-256, model format, engine,
+backend); a rerun with other weights or options into the same folder is
+refused: give it its own folder with --name. Every tracker with results under
+--output (and --compare folders) is scored and ranked together. --jobs N runs
+sequences in N processes, with the same results files.
 
 Examples:
   python tools/eval_vot2014.py --tracker static --output output/vot
   python tools/eval_vot2014.py --tracker static,kcf,csrt --experiments baseline,region_noise
   python tools/eval_vot2014.py --tracker goturn --weights models/goturn.caffemodel --gpu 0
   python tools/eval_vot2014.py --tracker kcf --sequences car,bag --no-efo
+  python tools/eval_vot2014.py --tracker goturn --weights other.caffemodel --name goturn_other --jobs 2
 """
 
 import argparse
 import sys
 from pathlib import Path
 
-from goturn_caffe.datasets.image_io import DatasetError
-from goturn_caffe.net import ENGINES
-from goturn_caffe.paths import OUTPUT_DIR, REPO_ROOT, shared_data_dir
+from goturn_caffe.cli import ToolError, command, positive_int, prefixed
+from goturn_caffe.model.net import ENGINES
+from goturn_caffe.model.onnx_backend import BACKENDS
+from goturn_caffe.paths import OUTPUT_DIR, default_vot_dataset
+from goturn_caffe.track.builder import MODEL_FORMATS, TRACKER_NAMES
 from goturn_caffe.vot.experiment import DEFAULT_SEED, EXPERIMENTS
-from goturn_caffe.vot.results import ResultsError
-from goturn_caffe.vot.trackers import TRACKER_NAMES
-
-
-def default_dataset() -> Path:
-    """The shared VOT subset when present, else the sample bundled in data/sample/vot."""
-    shared = shared_data_dir() / "vot"
-    return shared if shared.is_dir() else REPO_ROOT / "data" / "sample" / "vot"
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    default = default_dataset()
+    default = default_vot_dataset()
     parser.add_argument("--tracker", default="static",
                         help=f"comma-separated trackers: {', '.join(TRACKER_NAMES)} (default static)")
     parser.add_argument("--name", help="results folder name for a single tracker "
@@ -63,18 +62,26 @@ def parse_args(argv=None):
                         help="other VOT results roots (<DIR>/<tracker>/<experiment>/...) to rank against")
     parser.add_argument("--no-efo", action="store_true",
                         help="skip timing the EFO reference filter (about a second)")
+    parser.add_argument("--jobs", type=positive_int, default=1, metavar="N",
+                        help="worker processes, each running whole sequences (default 1; "
+                             "each loads its own copy of the net)")
     goturn = parser.add_argument_group("goturn tracker")
     goturn.add_argument("--weights", help="trained .caffemodel (default models/goturn.caffemodel)")
-    goturn.add_argument("--deploy", help="deploy prototxt (default prototxt/goturn_deploy.prototxt)")
-    goturn.add_argument("--model-format", choices=["goturn", "opencv"], default="goturn",
+    goturn.add_argument("--deploy", help="deploy prototxt (default: the model format's, "
+                                         "prototxt/goturn_deploy.prototxt or prototxt/opencv/goturn.prototxt)")
+    goturn.add_argument("--model-format", choices=MODEL_FORMATS, default="goturn",
                         help="goturn: the authors' layout; opencv: OpenCV's GOTURN model files")
     goturn.add_argument("--gpu", type=int, help="GPU id (default: CPU)")
     goturn.add_argument("--engine", choices=ENGINES, default="default",
                         help="Caffe's layer implementations: default (cuDNN where built with it), "
                              "caffe (im2col + GEMM), cudnn (needs --gpu)")
+    goturn.add_argument("--backend", choices=BACKENDS, default="caffe",
+                        help="caffe (default, the reference) or onnxruntime (CPU; an ONNX export "
+                             "of the weights cached beside them as <weights>.onnx; the same boxes)")
     return parser.parse_args(argv)
 
 
+@command
 def main(argv=None) -> int:
     args = parse_args(argv)
     from goturn_caffe.vot.evaluate import evaluate
@@ -84,26 +91,25 @@ def main(argv=None) -> int:
     names = [n.strip() for n in args.tracker.split(",") if n.strip()]
     unknown = [n for n in names if n not in TRACKER_NAMES]
     if unknown or not names:
-        sys.exit(f"--tracker: unknown {', '.join(unknown) or '(none)'}; choose from {', '.join(TRACKER_NAMES)}")
+        raise ToolError(f"--tracker: unknown {', '.join(unknown) or '(none)'}; "
+                        f"choose from {', '.join(TRACKER_NAMES)}")
     if args.name and len(names) != 1:
-        sys.exit("--name needs exactly one --tracker")
-    try:
+        raise ToolError("--name needs exactly one --tracker")
+    with prefixed("--experiments"):
         experiments = [e.name for e in parse_experiments(args.experiments)]
-    except ValueError as exc:
-        sys.exit(f"--experiments: {exc}")
     if not Path(args.dataset).is_dir():
-        sys.exit(f"--dataset {args.dataset}: no such folder (give a VOT folder with list.txt)")
+        raise ToolError(f"--dataset {args.dataset}: no such folder (give a VOT folder with list.txt)")
     sequences = [s.strip() for s in args.sequences.split(",") if s.strip()] if args.sequences else None
     options = {"deploy": args.deploy, "weights": args.weights, "gpu": args.gpu,
-               "model_format": args.model_format, "engine": args.engine} if "goturn" in names else {}
+               "model_format": args.model_format, "engine": args.engine,
+               "backend": args.backend} if "goturn" in names else {}
     try:
         summary = evaluate([(args.name or n, n) for n in names], Path(args.dataset), Path(args.output),
                            experiments, sequences, args.seed, options, tuple(args.compare),
-                           None if args.no_efo else efo_reference_seconds())
-    except (DatasetError, ResultsError) as exc:
-        sys.exit(str(exc))
+                           None if args.no_efo else efo_reference_seconds(), jobs=args.jobs)
     except KeyboardInterrupt:
-        sys.exit(f"interrupted: finished repetitions are kept in {args.output}; rerun to resume")
+        raise KeyboardInterrupt(f"finished repetitions are kept in {args.output}; "
+                                "rerun to resume") from None
     print(Path(summary["files"]["markdown"]).read_text())
     print("wrote " + ", ".join(summary["files"].values()))
     return 0

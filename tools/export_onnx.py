@@ -20,7 +20,8 @@ Examples:
 import argparse
 import sys
 
-from goturn_caffe.net import DEPLOY_PROTOTXT, MODELS_DIR, TRAINED_MODEL
+from goturn_caffe.cli import command
+from goturn_caffe.model.net import DEPLOY_PROTOTXT, MODELS_DIR, TRAINED_MODEL
 from goturn_caffe.paths import REPO_ROOT
 
 
@@ -45,16 +46,12 @@ def parse_args(argv=None):
     return args
 
 
+@command
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from goturn_caffe.net import ModelError
-    from goturn_caffe.onnx_export import export_onnx, max_abs_diff
+    from goturn_caffe.model.onnx_export import export_onnx, max_abs_diff
 
-    try:
-        net = export_onnx(args.deploy, args.weights, args.output)
-    except (ModelError, ImportError, OSError) as exc:   # ImportError: no pycaffe/onnx/onnxruntime
-        print(f"export_onnx.py: {exc}", file=sys.stderr)
-        return 2
+    net = export_onnx(args.deploy, args.weights, args.output)
     print(f"wrote {args.output}")
     if not args.check:
         return 0

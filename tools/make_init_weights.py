@@ -18,10 +18,17 @@ import argparse
 import sys
 from pathlib import Path
 
-from goturn_caffe.caffe_env import CaffeUnavailable
-from goturn_caffe.init_weights import CAFFENET_SHA1, CAFFENET_URL, DEFAULT_SEED, \
-    default_cache_dir, download_caffenet, make_init_weights, verify_sha1
-from goturn_caffe.net import INIT_MODEL, ModelError
+from goturn_caffe.cli import command
+from goturn_caffe.model.init_weights import (
+    CAFFENET_SHA1,
+    CAFFENET_URL,
+    DEFAULT_SEED,
+    default_cache_dir,
+    download_caffenet,
+    make_init_weights,
+    verify_sha1,
+)
+from goturn_caffe.model.net import INIT_MODEL, ModelError
 from goturn_caffe.paths import REPO_ROOT
 
 
@@ -65,14 +72,11 @@ def caffenet_file(args) -> Path:
     return path
 
 
+@command
 def main(argv=None) -> int:
     args = parse_args(argv)
-    try:
-        caffenet = caffenet_file(args)
-        output = make_init_weights(caffenet, args.output, seed=args.seed)
-    except (ModelError, CaffeUnavailable) as exc:
-        print(f"make_init_weights.py: {exc}", file=sys.stderr)
-        return 2
+    caffenet = caffenet_file(args)
+    output = make_init_weights(caffenet, args.output, seed=args.seed)
     print(f"wrote {output}: conv1..conv5 of {caffenet} in both streams, fc layers from their "
           f"fillers (seed {args.seed})")
     return 0

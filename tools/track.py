@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Track one object through a video with GOTURN.
+"""Track objects through a video, or live from a camera, with GOTURN.
 
 INPUT is a video file, a folder of images, or a VOT / OTB sequence folder
 (default: the VOT2014 `car` excerpt bundled in data/sample/vot/car).  The
@@ -8,40 +8,83 @@ else from the mouse (--select, needs a display).
 
 Writes one `x,y,w,h` line per frame (VOT/OTB style; the first line is the
 initial box) to --output, optionally an annotated video (--save-video) and a
-live window (--show), and prints the speed: network only, and end to end
-(image decoding + cropping + preprocessing + forward + box decoding).
+live window (--show), shows progress on stderr, and prints a summary with the
+speed: network only, and end to end (image decoding + cropping +
+preprocessing + forward + box decoding).  Outputs create their parent folders;
+an output that is an input of the run (a frame, the ground truth, the video,
+the model files) is refused.  --show and --select need OpenCV with a GUI (the
+pinned opencv-python-headless has none) and a display.
+
+Weights: --weights, else models/goturn.caffemodel, else the demonstration
+model that `make demo` trains (said so when used); `make model` downloads
+OpenCV's trained GOTURN (--model-format opencv).  --backend onnxruntime runs
+the same tracker on onnxruntime (CPU), from an ONNX export of the weights
+cached beside them (<weights>.onnx, remade when the weights change).
+
+Several targets (--box repeated, or --boxes FILE: one x,y,w,h per line) go
+through one batched forward pass per frame, into --output DIR/target<k>.txt
+(default output/track/<sequence>/) and/or --csv FILE (frame,target,x,y,w,h;
+frames from 0, targets from 1); the video numbers every box.
+Live input: --camera N, a device, or a stream URL (also as INPUT); the first
+box from --box or --select; Ctrl-C, or q in the --show window (with frames/s),
+stops.  Frames the tracker is too slow for are dropped, never queued, and
+counted: the boxes files hold the tracked frames, the CSV the camera's numbers.
 
 Examples:
   python tools/track.py
   python tools/track.py my_video.mp4 --box 120,80,60,40 --save-video out.mp4
+  python tools/track.py my_video.mp4 --box 120,80,60,40 --box 300,90,50,50 --csv boxes.csv
+  python tools/track.py --camera 0 --box 200,150,80,80 --show
   python tools/track.py ../shared/data/otb/Man --gpu 0 --weights models/goturn.caffemodel
 """
 
 import argparse
-import os
 import sys
-from pathlib import Path
 
-from goturn_caffe.net import DEPLOY_PROTOTXT, ENGINES, TRAINED_MODEL
+from goturn_caffe.cli import command
+from goturn_caffe.model.net import ENGINES, TRAINED_MODEL
+from goturn_caffe.model.onnx_backend import BACKENDS
 from goturn_caffe.paths import REPO_ROOT
-
-DEFAULT_INPUT = REPO_ROOT / "data" / "sample" / "vot" / "car"
+from goturn_caffe.track.app import (
+    DEFAULT_INPUT,
+    check_outputs,
+    input_problems,
+    open_input,
+    track_input,
+    tracking_weights,
+)
+from goturn_caffe.track.builder import MODEL_FORMATS, build_targets_tracker, build_tracker, default_deploy
+from goturn_caffe.track.camera import live_source, track_camera
+from goturn_caffe.track.multi import target_boxes, track_video_targets
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("input", nargs="?", default=str(DEFAULT_INPUT),
-                        help="video file, image folder, or VOT/OTB sequence folder")
-    parser.add_argument("--box", help="initial box x,y,w,h in the first frame")
-    parser.add_argument("--select", action="store_true", help="draw the initial box with the mouse")
-    parser.add_argument("--output", help="boxes file (default output/track/<sequence>.txt)")
+                        help="video file, image folder, VOT/OTB sequence folder, or stream URL")
+    parser.add_argument("--box", action="append",
+                        help="initial box x,y,w,h in the first frame; repeat for several targets")
+    parser.add_argument("--boxes", metavar="FILE",
+                        help="initial boxes of several targets, one x,y,w,h per line")
+    parser.add_argument("--camera", metavar="SOURCE",
+                        help="track live: a camera index (0), a device, or a stream URL")
+    parser.add_argument("--csv", metavar="FILE",
+                        help="also (or, without --output, only) write every target's boxes to "
+                             "one CSV: frame,target,x,y,w,h")
+    parser.add_argument("--select", action="store_true",
+                        help="draw the initial box with the mouse (needs OpenCV with a GUI)")
+    parser.add_argument("--output", help="boxes file (default output/track/<sequence>.txt); "
+                                         "with several targets a folder of target<k>.txt")
     parser.add_argument("--save-video", metavar="PATH", help="write an annotated video (.mp4/.avi)")
-    parser.add_argument("--show", action="store_true", help="show a live window (needs a display)")
-    parser.add_argument("--weights", default=str(TRAINED_MODEL),
-                        help=f"trained weights (default {TRAINED_MODEL.relative_to(REPO_ROOT)})")
-    parser.add_argument("--deploy", default=str(DEPLOY_PROTOTXT), help="deploy prototxt")
-    parser.add_argument("--model-format", choices=["goturn", "opencv"], default="goturn",
+    parser.add_argument("--show", action="store_true",
+                        help="show a live window (needs OpenCV with a GUI and a display)")
+    parser.add_argument("--weights",
+                        help=f"trained weights (default {TRAINED_MODEL.relative_to(REPO_ROOT)}, "
+                             "else the demonstration model of `make demo`)")
+    parser.add_argument("--deploy", help="deploy prototxt (default: the model format's, "
+                                         "prototxt/goturn_deploy.prototxt or prototxt/opencv/goturn.prototxt)")
+    parser.add_argument("--model-format", choices=MODEL_FORMATS, default="goturn",
                         help="goturn: the authors' layout; opencv: OpenCV's goturn.prototxt/.caffemodel")
     parser.add_argument("--finetune", action="store_true",
                         help="online fine-tuning (paper's Appendix B): one fc SGD step per frame "
@@ -52,74 +95,54 @@ def parse_args(argv=None):
                              "with it), caffe (Caffe's own im2col + GEMM convolutions), cudnn "
                              "(needs --gpu); `tools/benchmark.py tracker --engine caffe,cudnn` "
                              "says which is faster on your GPU")
+    parser.add_argument("--backend", choices=BACKENDS, default="caffe",
+                        help="caffe (default, the reference) or onnxruntime: the same boxes on "
+                             "the CPU from an ONNX export of the weights, made once and cached "
+                             "beside them as <weights>.onnx (making it needs pycaffe; --weights "
+                             "may also be an exported .onnx file)")
     return parser.parse_args(argv)
 
 
-def initial_box(args, sequence, first_frame):
-    from goturn_caffe.sequences import SequenceError, parse_box
-
-    if args.box:
-        return parse_box(args.box)
-    if not args.select and sequence.ground_truth and sequence.ground_truth[0] is not None:
-        return sequence.ground_truth[0]
-    if args.select or not sequence.ground_truth:
-        if not os.environ.get("DISPLAY"):
-            raise SequenceError(f"{sequence.source}: no ground truth to start from, and no display "
-                                "to draw a box on: pass --box x,y,w,h")
-        import cv2
-        from goturn_caffe.boxes import Box
-
-        x, y, w, h = cv2.selectROI("GOTURN: draw the target, then ENTER", first_frame, False)
-        cv2.destroyAllWindows()
-        return Box.from_xywh(x, y, w, h)
-    raise SequenceError(f"{sequence.source}: the first frame has no ground-truth box; pass --box")
-
-
+@command
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from goturn_caffe.caffe_env import CaffeUnavailable
-    from goturn_caffe.net import ModelError
-    from goturn_caffe.sequences import SequenceError, open_sequence
-    from goturn_caffe.track_output import TrackWriter, summary_line
-    from goturn_caffe.tracker import check_init_box, make_tracker
-
-    try:
-        sequence = open_sequence(args.input)
-        frames = sequence.frames()
-        first = next(frames, None)
-        if first is None:
-            raise SequenceError(f"{args.input}: the first frame cannot be read")
-        box = initial_box(args, sequence, first)
-        check_init_box(box, first)
-        deploy = args.deploy
-        if args.model_format == "opencv" and deploy == str(DEPLOY_PROTOTXT):
-            from goturn_caffe.opencv_goturn import OPENCV_DEPLOY
-
-            deploy = str(OPENCV_DEPLOY)
-        tracker = make_tracker(deploy, args.weights, args.gpu, args.model_format, args.finetune,
-                               args.engine)
-    except (SequenceError, ModelError, CaffeUnavailable, ValueError) as exc:
-        print(f"track.py: {exc}", file=sys.stderr)
-        return 2
-    output = Path(args.output or REPO_ROOT / "output" / "track" / f"{sequence.name}.txt")
-    writer = TrackWriter(output, args.save_video, args.show, sequence.fps, sequence.ground_truth)
-    try:
-        from itertools import chain
-
-        from goturn_caffe.tracker import track_sequence
-
-        result = track_sequence(tracker, chain([first], frames), box, on_box=writer.add)
-    except (ValueError, KeyboardInterrupt) as exc:
-        kept = writer.close(complete=False)
-        print(f"track.py: stopped ({exc or 'interrupted'}); the {kept} boxes so far are in "
-              f"{output}", file=sys.stderr)
-        return 2
-    writer.close(complete=True)
-    print(summary_line(sequence, result, writer))
-    if result.skipped:
-        print(f"skipped {len(result.skipped)} frames that failed to decode (kept the last box): "
-              f"{result.skipped[:10]}{' ...' if len(result.skipped) > 10 else ''}")
+    live = live_source(args.camera, args.input)
+    if len(args.box or ()) > 1 or args.boxes or args.csv or live is not None:
+        return track_targets(args, live)
+    source = open_input(args.input, (args.box or [None])[0], args.select)
+    for line in input_problems(source):
+        print(f"track.py: warning: {line}", file=sys.stderr)
+    weights = tracking_weights(args.weights, args.model_format, log=note)
+    check_outputs(source, args.output, args.save_video, args.show,
+                  [weights, args.deploy or default_deploy(args.model_format)])
+    tracker = build_tracker("goturn", deploy=args.deploy, weights=weights, gpu=args.gpu,
+                            model_format=args.model_format, engine=args.engine,
+                            finetune=args.finetune, backend=args.backend)
+    print(track_input(tracker, source, args.output, args.save_video, args.show,
+                      progress=sys.stderr))
     return 0
+
+
+def track_targets(args, live) -> int:
+    """Several targets, a CSV, or a live input: one batch tracker for all the targets."""
+    boxes = target_boxes(args.box, args.boxes)
+    if args.finetune and len(boxes) > 1:
+        raise ValueError(f"--finetune follows one target ({len(boxes)} given)")
+
+    def build():    # once the input, the boxes and the outputs are checked
+        weights = tracking_weights(args.weights, args.model_format, log=note)
+        return build_targets_tracker(args.deploy, weights, args.gpu, args.model_format,
+                                     args.engine, args.finetune, backend=args.backend)
+
+    outputs = dict(output=args.output, csv_path=args.csv, save_video=args.save_video, show=args.show,
+                   model_files=[args.weights, args.deploy])
+    print(track_camera(live, boxes, build, args.select, **outputs) if live is not None else
+          track_video_targets(args.input, boxes, build, **outputs))
+    return 0
+
+
+def note(line: str) -> None:
+    print(f"track.py: {line}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,10 @@ meant to be run by hand. trackers.ini stanza and workflow: docs/vot_toolkit.md.
 
 import sys
 
-from goturn_caffe.vot.trax_server import main
+from goturn_caffe.cli import command
+from goturn_caffe.vot import trax_server
+
+main = command(trax_server.main, name="vot_trax.py")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,7 +1,7 @@
 """The paper's experiments as one-flag runs: train a variant, score it with the
 VOT protocol, and write a table beside the paper's numbers.
 
-Each experiment is a change to the network (:class:`~goturn_caffe.netspec.NetOptions`)
+Each experiment (an :class:`Ablation`) is a change to the network (:class:`~goturn_caffe.model.netspec.NetOptions`)
 or to the data layer (its param_str keys) relative to the full method:
 
     full, l2_loss, uniform_crops, images_only, videos_only      (Table 1)
@@ -11,20 +11,22 @@ or to the data layer (its param_str keys) relative to the full method:
     augmented_per_batch=K                                       (Figure 17)
 
 Overall error is the paper's 1 - (A + R) / 2 with R = exp(-S F / N), the VOT
-reliability of F failures in N frames at S = 30 frames (an assumption: the
-paper cites the VOT measures without restating R's formula).
+reliability (:func:`goturn_caffe.vot.analysis.reliability`) of F failures in N
+frames at S = 30 frames, F and N summed over the dataset: failures per sequence
+unweighted, not length-weighted as in the VOT summary's A-R plot (an assumption:
+the paper cites the VOT measures without restating R's formula).
 """
 
 from __future__ import annotations
 
-import json
-import math
-import os
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Optional
 
-from goturn_caffe.netspec import NetOptions
+from goturn_caffe.config import AUTHORS
+from goturn_caffe.fileio import write_json_atomic, write_text_atomic
+from goturn_caffe.model.netspec import NetOptions
+from goturn_caffe.vot.analysis import reliability
 
 # Table 1 of the paper: (overall, accuracy, robustness) errors.
 PAPER_TABLE1 = {
@@ -37,7 +39,6 @@ PAPER_TABLE1 = {
 PAPER_ROW_NAMES = {"full": "Full method", "l2_loss": "L2 loss",
                    "uniform_crops": "No motion smoothness", "images_only": "Image training only",
                    "videos_only": "Video training only"}
-RELIABILITY_FRAMES = 30
 FIXED = {"full": {}, "l2_loss": {"loss": "l2"}, "uniform_crops": {"smooth_motion": False},
          "images_only": {"mix": "images"}, "videos_only": {"mix": "videos"},
          "current_frame_only": {"current_frame_only": True}}
@@ -47,7 +48,9 @@ NET_KEYS = {"loss", "current_frame_only", "fc_layers"}
 
 
 @dataclass(frozen=True)
-class Experiment:
+class Ablation:
+    """One of the paper's experiments: a variant of the network and/or the data layer."""
+
     name: str                         # e.g. "l2_loss", "fc_layers=2"
     net: NetOptions = field(default_factory=NetOptions)
     data: dict = field(default_factory=dict)
@@ -57,8 +60,8 @@ class Experiment:
         return self.name.replace("=", "")
 
 
-def parse_experiment(text: str, batch_size: int = 50) -> Experiment:
-    """``"l2_loss"`` or ``"fc_layers=2"`` -> Experiment; ValueError listing the choices."""
+def parse_ablation(text: str, batch_size: int = AUTHORS.batch_size) -> Ablation:
+    """``"l2_loss"`` or ``"fc_layers=2"`` -> Ablation; ValueError listing the choices."""
     name, _, value = text.partition("=")
     choices = sorted(FIXED) + [f"{k}=N" for k in PARAMETERISED]
     if name in FIXED and not value:
@@ -73,22 +76,22 @@ def parse_experiment(text: str, batch_size: int = 50) -> Experiment:
         raise ValueError(f"unknown experiment {text!r}; choose one of: {', '.join(choices)}")
     net = NetOptions(batch_size=batch_size, **{k: v for k, v in changes.items() if k in NET_KEYS})
     data = {k: v for k, v in changes.items() if k not in NET_KEYS}
-    return Experiment(text, net, data)
+    return Ablation(text, net, data)
 
 
 def overall_errors(accuracy: float, failures: int, frames: int) -> tuple:
-    """(overall, accuracy, robustness) errors of the paper's Table 1."""
-    reliability = math.exp(-RELIABILITY_FRAMES * failures / max(frames, 1))
-    return (1 - (accuracy + reliability) / 2, 1 - accuracy, 1 - reliability)
+    """(overall, accuracy, robustness) errors of the paper's Table 1 (``failures`` and
+    ``frames``: over the whole dataset)."""
+    robustness = reliability(failures, frames)
+    return (1 - (accuracy + robustness) / 2, 1 - accuracy, 1 - robustness)
 
 
-def deploy_prototxt(experiment: Experiment, folder: Path) -> Path:
+def deploy_prototxt(experiment: Ablation, folder: Path) -> Path:
     """The deploy net of the experiment's variant, written into ``folder``."""
-    from goturn_caffe.netspec import build_net
+    from goturn_caffe.model.netspec import build_net
 
-    path = folder / "deploy.prototxt"
-    path.write_text(str(build_net(replace(experiment.net, batch_size=1), train=False)))
-    return path
+    return write_text_atomic(folder / "deploy.prototxt",
+                             str(build_net(replace(experiment.net, batch_size=1), train=False)))
 
 
 def results_table(rows: list) -> str:
@@ -105,16 +108,10 @@ def results_table(rows: list) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_json_atomic(path: Path, data) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=str))
-    os.replace(tmp, path)
-
-
-def run_experiment(experiment: Experiment, output: Path, train_config: dict, dataset: str,
-                   sequences: Optional[list] = None, gpu: Optional[int] = None, log=print) -> dict:
+def run_ablation(experiment: Ablation, output: Path, train_config: dict, dataset: str,
+                 sequences: Optional[list] = None, gpu: Optional[int] = None, log=print) -> dict:
     """Train the variant into ``output/<slug>/train``, score it on ``dataset``."""
-    from goturn_caffe.training import TrainConfig, train
+    from goturn_caffe.train.training import TrainConfig, train
     from goturn_caffe.vot.evaluate import evaluate_goturn
 
     folder = output / experiment.slug
@@ -132,7 +129,7 @@ def run_experiment(experiment: Experiment, output: Path, train_config: dict, dat
     row = {"experiment": experiment.name, "overall_error": overall,
            "accuracy_error": accuracy_error, "robustness_error": robustness_error,
            "failures": scores["failures"], "frames": scores["frames"],
-           "accuracy": scores["accuracy"], "seed": config.data.get("seed", 800),
+           "accuracy": scores["accuracy"], "seed": config.data.get("seed", AUTHORS.seed),
            "config": {"net": asdict(experiment.net), "train": asdict(config)},
            "training": summary}
     write_json_atomic(folder / "result.json", row)

@@ -29,7 +29,7 @@ def main() -> int:
     print(f"patch set:     sha256 {info.get('patch_set_sha256', '?')[:16]}")
     for patch in info.get("patches", []):
         print(f"  - {patch['file']}: {patch['outcome']}: {patch['why']}")
-    from goturn_caffe import net as goturn_net
+    from goturn_caffe.model import net as goturn_net
 
     start = time.perf_counter()
     net = goturn_net.load_net(goturn_net.DEPLOY_PROTOTXT)

@@ -1,15 +1,16 @@
 """Figures written to files: matplotlib's Agg backend, optional.
 
-Plots are a convenience beside the CSV/JSON they are drawn from, so a runtime
-without matplotlib (the packed GPU runtime leaves it out to fit a device's
-64 MiB carry limit) still trains and evaluates; it only skips the PNGs.
+Plots are a convenience beside the CSV/JSON they are drawn from, so an
+environment without matplotlib (such as the small GPU runtime archive packed
+with ``--no-plots``) still trains and evaluates; it only skips the PNGs.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
+
+from goturn_caffe.fileio import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +36,9 @@ def save_figure(figure, path: Path, **savefig_kwargs) -> Path:
     import matplotlib.pyplot as plt
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    figure.savefig(tmp, **savefig_kwargs)
-    plt.close(figure)
-    os.replace(tmp, path)
+    try:
+        with atomic_path(path) as tmp:
+            figure.savefig(tmp, **savefig_kwargs)
+    finally:
+        plt.close(figure)
     return path

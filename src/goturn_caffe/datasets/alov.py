@@ -18,9 +18,9 @@ import math
 from pathlib import Path
 from typing import Optional
 
-from goturn_caffe.boxes import Box
 from goturn_caffe.datasets.base import Frame, SkipReport, Video
 from goturn_caffe.datasets.image_io import DatasetError
+from goturn_caffe.geometry.boxes import Box
 
 IMAGES_DIR = "imagedata++"
 ANNOTATIONS_DIR = "alov300++_rectangleAnnotation_full"

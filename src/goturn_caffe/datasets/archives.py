@@ -17,17 +17,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from goturn_caffe.datasets.image_io import DatasetError
-
-CHUNK = 1 << 20
-
-
-def file_digest(path, algorithm: str) -> str:
-    """Hex digest of a file (``algorithm``: any hashlib name, e.g. md5, sha1, sha256)."""
-    digest = hashlib.new(algorithm)
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+from goturn_caffe.fileio import file_digest
 
 
 def verify_checksum(path, checksum: str) -> None:

@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Optional
 
-from goturn_caffe.boxes import Box
+from goturn_caffe.geometry.boxes import Box
 
 
 @dataclass(frozen=True)
@@ -65,3 +65,17 @@ class SkipReport:
         counts = Counter(reason.split(":")[0] for _, reason in self.entries)
         parts = ", ".join(f"{n} x {reason}" for reason, n in counts.most_common())
         return f"skipped {len(self.entries)}: {parts}"
+
+    def details(self, per_reason: int = 5) -> str:
+        """The skipped entries grouped by reason, at most ``per_reason`` examples each (0 = all)."""
+        groups: dict = {}
+        for where, reason in self.entries:
+            groups.setdefault(reason.split(":")[0], []).append(f"{where}: {reason}")
+        lines = []
+        for reason, entries in sorted(groups.items(), key=lambda item: -len(item[1])):
+            lines.append(f"{reason} ({len(entries)}):")
+            shown = entries if per_reason <= 0 else entries[:per_reason]
+            lines += [f"  {entry}" for entry in shown]
+            if len(shown) < len(entries):
+                lines.append(f"  ... and {len(entries) - len(shown)} more")
+        return "\n".join(lines)

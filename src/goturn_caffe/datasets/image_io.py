@@ -5,7 +5,8 @@ file or from the LMDB training cache, so both paths give identical pixels.
 ``cv2.imread`` happily returns a partially decoded (grey-bottomed) image for a
 truncated JPEG and only prints a libjpeg warning; training on such a frame
 would teach the net garbage, so a JPEG whose last scan has no end-of-image
-marker is rejected before decoding.
+marker is rejected before decoding.  Tracking reads its frames with
+:func:`read_frame`, which turns such a frame into None (skipped, reported).
 """
 
 from __future__ import annotations
@@ -80,3 +81,17 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     undecodable or a truncated JPEG.
     """
     return decode_image(read_image_bytes(path), str(path))
+
+
+def read_frame(path: str | os.PathLike, problems=None) -> np.ndarray | None:
+    """A video frame for tracking: :func:`read_image`, but a frame that cannot be
+    used (missing, unreadable, undecodable, a truncated JPEG) gives None, and its
+    :class:`DatasetError` goes to ``problems`` (a
+    :class:`~goturn_caffe.datasets.base.SkipReport`; None: not recorded), so the
+    tracker keeps its last box and the caller reports the frame."""
+    try:
+        return read_image(path)
+    except DatasetError as exc:
+        if problems is not None:
+            problems.skip(exc.source, exc.reason)
+        return None

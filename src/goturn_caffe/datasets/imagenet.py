@@ -23,9 +23,9 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from goturn_caffe.boxes import Box
 from goturn_caffe.datasets.base import SkipReport, StillImage
 from goturn_caffe.datasets.image_io import DatasetError, read_image
+from goturn_caffe.geometry.boxes import Box
 
 MAX_BOX_FRACTION = 0.66
 IMAGE_EXTENSION = ".JPEG"
@@ -41,9 +41,9 @@ LAYOUTS = {
 def find_det_folders(root: str | Path) -> tuple[Path, Path]:
     """(annotations folder, images folder) of the DET layout found under ``root``."""
     root = Path(root)
-    for annotations, images in LAYOUTS.values():
-        if (root / annotations).is_dir() and (root / images).is_dir():
-            return root / annotations, root / images
+    for annotations_dir, images_dir in LAYOUTS.values():
+        if (root / annotations_dir).is_dir() and (root / images_dir).is_dir():
+            return root / annotations_dir, root / images_dir
     expected = "; ".join(f"{name}: {a}/ and {i}/" for name, (a, i) in LAYOUTS.items())
     raise DatasetError(root, f"no ImageNet DET layout found (expected {expected})")
 

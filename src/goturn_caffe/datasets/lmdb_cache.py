@@ -1,19 +1,12 @@
 """The LMDB training cache: every image training reads, plus the annotation index.
 
-Layout of the LMDB environment (a directory with ``data.mdb``):
-
-* ``img/<key>``  -> the image file's original bytes (verified to decode; keys
-  are the portable ``<source>/<relative path>`` of :mod:`training_set`)
-* ``size/<key>`` -> ``"<width> <height>"`` of the decoded image, written in the
-  same transaction as ``img/<key>``: its presence marks the entry finished
-* ``__index__``  -> JSON: videos, still images, boxes and the skip report;
-  written last
-
-Keeping the original bytes (rather than re-encoding) makes a cached read
-bit-identical to a file read. A build writes into ``<out>.partial`` and renames
-it to ``<out>`` only once the index is in, so ``<out>`` is always complete; an
-interrupted build is resumed from the partial, skipping finished entries.
-Readers open the environment read-only without locks, lazily, once per process.
+The layout is :mod:`goturn_caffe.datasets.storage`'s (which also reads the
+images back); this module writes a cache and reads its index. Keeping the
+original bytes (rather than re-encoding) makes a cached read bit-identical to a
+file read. A build writes into the hidden partial folder beside ``<out>``
+(:func:`goturn_caffe.fileio.partial_path`) and renames it to ``<out>`` only once
+the index is in, so ``<out>`` is always complete; an interrupted build is
+resumed from the partial, skipping finished entries.
 """
 
 from __future__ import annotations
@@ -26,61 +19,19 @@ from pathlib import Path
 
 import lmdb
 
-from goturn_caffe.boxes import Box
 from goturn_caffe.datasets.base import Frame, SkipReport, StillImage, Video
+from goturn_caffe.datasets.decoding import verify_images
 from goturn_caffe.datasets.image_io import DatasetError
+from goturn_caffe.datasets.storage import IMAGE_PREFIX, INDEX_KEY, SIZE_PREFIX, open_cache_readonly
+from goturn_caffe.fileio import partial_path
+from goturn_caffe.geometry.boxes import Box
 
-IMAGE_PREFIX = b"img/"
-SIZE_PREFIX = b"size/"
-INDEX_KEY = b"__index__"
 FORMAT = "goturn-caffe training cache"
 VERSION = 1
 # Address space reserved for the map, not disk: on Linux the file grows as
 # written. Caffe's own LMDB writer reserves the same 1 TiB.
 MAP_SIZE = 1 << 40
 COMMIT_EVERY = 256  # images per write transaction: bounds the work lost to an interruption
-
-
-def partial_path(out) -> Path:
-    """Where a build of ``out`` writes until it is complete."""
-    out = Path(out)
-    return out.with_name(out.name + ".partial")
-
-
-def _open_readonly(path) -> lmdb.Environment:
-    if not (Path(path) / "data.mdb").is_file():
-        raise DatasetError(path, "missing cache: no LMDB database here "
-                                 "(build it with data_prep/build_lmdb.py)")
-    return lmdb.open(str(path), readonly=True, lock=False, readahead=False, max_readers=512)
-
-
-class LmdbImageStore:
-    """Read-only access to the images of a cache; safe to pickle and to use after fork.
-
-    The environment is opened on first use in each process (an LMDB handle must
-    not cross a fork), read-only and without locks: nothing writes a finished cache.
-    """
-
-    def __init__(self, path):
-        self.path = str(path)
-        self._env = None
-        self._pid = None
-
-    def _environment(self) -> lmdb.Environment:
-        if self._env is None or self._pid != os.getpid():
-            self._env, self._pid = _open_readonly(self.path), os.getpid()
-        return self._env
-
-    def get(self, key: str) -> bytes:
-        """The stored bytes of image ``key``; DatasetError when the cache lacks it."""
-        with self._environment().begin() as txn:
-            data = txn.get(IMAGE_PREFIX + key.encode())
-        if data is None:
-            raise DatasetError(f"{self.path}[{key}]", "missing from cache")
-        return data
-
-    def __getstate__(self):
-        return {"path": self.path, "_env": None, "_pid": None}
 
 
 # ---- the annotation index ---------------------------------------------------------
@@ -120,7 +71,7 @@ def index_from_json(data: bytes, where: str) -> tuple[list, list, SkipReport]:
 
 def read_index(path) -> tuple[list, list, SkipReport]:
     """(videos, images, report) stored in the cache at ``path``."""
-    env = _open_readonly(path)
+    env = open_cache_readonly(path)
     try:
         with env.begin() as txn:
             data = txn.get(INDEX_KEY)
@@ -163,11 +114,9 @@ def build_cache(training_set, out, workers: int = 1, force: bool = False,
     Images that fail to decode, and boxes that then lie outside their image,
     are left out and recorded in the returned report (it extends
     ``training_set.report`` and is stored in the index). An existing complete
-    ``out`` is kept as is unless ``force``; a leftover ``<out>.partial`` is
+    ``out`` is kept as is unless ``force``; a leftover partial build is
     resumed. ``workers`` processes decode in parallel.
     """
-    from goturn_caffe.datasets.training_set import verify_images
-
     out = Path(out)
     if out.exists() and not (out / "data.mdb").is_file():
         # Replacing it at the end would delete whatever this folder holds.

@@ -8,34 +8,23 @@ two targets (OTB's Jogging, Skating2) have ``groundtruth_rect.1.txt`` and
 
 from __future__ import annotations
 
-import math
-import re
 from pathlib import Path
 from typing import Optional
 
-from goturn_caffe.boxes import Box
 from goturn_caffe.datasets.base import Frame, SkipReport, Video
 from goturn_caffe.datasets.image_io import DatasetError
+from goturn_caffe.geometry.boxes import Box, parse_xywh
 
 IMAGE_FOLDER = "img"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
-_SEPARATORS = re.compile(r"[,\s]+")
 
 
 def parse_otb_line(line: str) -> Box:
     """One ``x,y,w,h`` ground-truth line -> Box; ValueError when malformed or empty."""
-    values = [v for v in _SEPARATORS.split(line.strip()) if v]
-    if len(values) != 4:
-        raise ValueError(f"expected 4 values x,y,w,h, got {len(values)}")
-    try:
-        x, y, w, h = (float(v) for v in values)
-    except ValueError:
-        raise ValueError(f"non-numeric value in {line.strip()!r}") from None
-    if not all(math.isfinite(v) for v in (x, y, w, h)):
-        raise ValueError(f"non-finite value in {line.strip()!r}")
-    if w <= 0 or h <= 0:
-        raise ValueError(f"empty box: w={w:g} h={h:g}")
-    return Box.from_xywh(x, y, w, h)
+    box = parse_xywh(line)
+    if not box.is_valid():
+        raise ValueError(f"empty box: w={box.width:g} h={box.height:g}")
+    return box
 
 
 def groundtruth_files(sequence_dir: Path) -> list:

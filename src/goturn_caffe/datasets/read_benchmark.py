@@ -10,57 +10,52 @@ solver consuming 2,000 examples/s.
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 
 import numpy as np
 
-EXAMPLES_PER_PAIR = 11
-KINDS = ("video", "still", "mixed")
+from goturn_caffe.datasets.decoding import worker_pool, worker_training_set
+from goturn_caffe.datasets.pairs import draw_still_image, draw_video_frames, pair_kinds
 
-_worker_set = None
+EXAMPLES_PER_PAIR = 11
+KINDS = {"video": "videos", "still": "images", "mixed": "alternate"}  # -> the training mix
 
 
 def random_pairs(training_set, count: int, kind: str = "mixed", seed: int = 0) -> list:
-    """``count`` random pairs of keys: (previous, current) frames, or (image, image)."""
+    """``count`` random pairs of keys: (previous, current) frames, or (image, image),
+    drawn as training draws them (``kind``: video pairs, still images, or training's mix)."""
     if kind not in KINDS:
         raise ValueError(f"unknown pair kind {kind!r}; choose one of {', '.join(KINDS)}")
+    kinds = pair_kinds(KINDS[kind], training_set)
     rng = np.random.default_rng(seed)
     pairs = []
     for i in range(count):
-        use_video = kind == "video" or (kind == "mixed" and i % 2 == 1) or not training_set.images
-        if use_video and training_set.videos:
-            video = training_set.videos[rng.integers(len(training_set.videos))]
-            index = rng.integers(len(video.frames) - 1)
-            pairs.append((video.frames[index].path, video.frames[index + 1].path))
+        if kinds[i % len(kinds)] == "video":
+            previous, current = draw_video_frames(training_set.videos, rng)
+            pairs.append((previous.path, current.path))
         else:
-            key = training_set.images[rng.integers(len(training_set.images))].path
+            key = draw_still_image(training_set.images, rng).path
             pairs.append((key, key))
     return pairs
 
 
-def _init(training_set) -> None:
-    global _worker_set
-    _worker_set = training_set
-
-
 def _read_pair(pair: tuple) -> None:
     """Decode the images of one pair (a still image only once)."""
-    _worker_set.read_image(pair[0])
+    training_set = worker_training_set()
+    training_set.read_image(pair[0])
     if pair[1] != pair[0]:
-        _worker_set.read_image(pair[1])
+        training_set.read_image(pair[1])
 
 
 def pairs_per_second(training_set, pairs: list, workers: int = 1) -> float:
     """Wall-clock pairs/s decoding ``pairs`` with ``workers`` processes (start-up not counted)."""
-    if workers <= 1:
-        _init(training_set)
-        _read_pair(pairs[0])  # open the cache / warm the import
-        start = time.perf_counter()
-        for pair in pairs:
-            _read_pair(pair)
-        return len(pairs) / (time.perf_counter() - start)
-    with multiprocessing.get_context("spawn").Pool(workers, _init, (training_set,)) as pool:
+    with worker_pool(training_set, workers) as pool:
+        if pool is None:
+            _read_pair(pairs[0])  # open the cache / warm the import
+            start = time.perf_counter()
+            for pair in pairs:
+                _read_pair(pair)
+            return len(pairs) / (time.perf_counter() - start)
         pool.map(_read_pair, pairs[:workers * 2], chunksize=1)  # every worker started and warm
         start = time.perf_counter()
         pool.map(_read_pair, pairs, chunksize=8)

@@ -15,14 +15,12 @@ the VOT protocol measures overlap against it) and its min/max box
 
 from __future__ import annotations
 
-import math
-import re
 from pathlib import Path
 from typing import Optional
 
-from goturn_caffe.boxes import Box
 from goturn_caffe.datasets.base import Frame, SkipReport, Video
 from goturn_caffe.datasets.image_io import DatasetError
+from goturn_caffe.geometry.boxes import Box, parse_region
 
 GROUNDTRUTH = "groundtruth.txt"
 LIST_FILE = "list.txt"
@@ -30,23 +28,6 @@ METADATA_FILE = "sequence"
 COLOR_FOLDER = "color"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 TAG_SUFFIXES = (".tag", ".label")
-_SEPARATORS = re.compile(r"[,\s]+")
-
-
-def parse_region(line: str) -> tuple:
-    """One ground-truth line -> its numbers: 4 (rectangle x,y,w,h) or an even
-    count >= 6 (polygon). ValueError when malformed, non-finite or empty."""
-    values = [v for v in _SEPARATORS.split(line.strip()) if v]
-    try:
-        numbers = tuple(float(v) for v in values)
-    except ValueError:
-        raise ValueError(f"non-numeric value in {line.strip()!r}") from None
-    if len(numbers) != 4 and (len(numbers) < 6 or len(numbers) % 2):
-        raise ValueError(f"expected 4 (x,y,w,h) or an even number >= 6 (polygon) of values, "
-                         f"got {len(numbers)}")
-    if not all(math.isfinite(v) for v in numbers):
-        raise ValueError(f"non-finite value in {line.strip()!r}")
-    return numbers
 
 
 def read_metadata(sequence_dir: Path) -> dict:
@@ -99,10 +80,10 @@ def load_vot_sequence(sequence_dir: str | Path, report: Optional[SkipReport] = N
     """Read one VOT sequence folder -> Video with one Frame per image.
 
     Line i of ``groundtruth.txt`` is frame i. A bad line leaves its frame
-    without region and box and is recorded in ``report``; so are ground-truth
-    lines beyond the last image and images beyond the last line. Raises
+    without region and box and is recorded in ``report``. Raises
     :class:`DatasetError` when the sequence is unusable (no images, no ground
-    truth, no usable line).
+    truth, no usable line) or when its line count differs from its image count
+    (a missing frame would silently pair every later image with the wrong region).
     """
     sequence_dir = Path(sequence_dir)
     report = report if report is not None else SkipReport()
@@ -116,10 +97,11 @@ def load_vot_sequence(sequence_dir: str | Path, report: Optional[SkipReport] = N
     while lines and not lines[-1].strip():
         lines.pop()
     if len(lines) != len(paths):
-        report.skip(groundtruth, f"frame count mismatch: {len(lines)} ground-truth lines for "
-                                 f"{len(paths)} images, unmatched frames have no region")
+        # A missing (or extra) frame would shift every later region by one: refuse, as OTB does.
+        raise DatasetError(sequence_dir, f"frame count mismatch: {len(lines)} lines in "
+                                         f"{GROUNDTRUTH} for {len(paths)} images")
     regions: list = [None] * len(paths)
-    for line_number, line in enumerate(lines[:len(paths)], 1):
+    for line_number, line in enumerate(lines, 1):
         try:
             regions[line_number - 1] = parse_region(line)
         except ValueError as exc:

@@ -17,10 +17,16 @@ as if they were contiguous).
 
 Ranking (legacy ``analyze_ranks``): per tag, trackers are ranked by accuracy
 (descending) and by failures (ascending); trackers whose difference is not
-significant (Wilcoxon signed-rank on paired frame overlaps, Wilcoxon rank-sum
-on failures, alpha 0.05) share the mean of their ranks; the ranks are
-averaged over tags and the overall rank is the mean of the accuracy and
-robustness ranks (the paper's Table 2).
+significant share the mean of their ranks; the ranks are averaged over tags
+and the overall rank is the mean of the accuracy and robustness ranks (the
+paper's Table 2).  Significance, alpha 0.05, as the legacy toolkit tests it:
+accuracy by a Wilcoxon signed-rank test on the paired per-frame overlaps
+(fewer than 5 pairs: equal); robustness by a Wilcoxon rank-sum test on the
+failure counts of every (sequence, repetition), the experiment's 15
+repetitions per sequence, where repetitions not run (a deterministic tracker
+stops after 3) count as the sequence's mean (``aggregate_for_label``), with
+the tie-corrected normal approximation and continuity correction of Matlab's
+``ranksum`` (its exact method is never reached with 15 repetitions).
 """
 
 from __future__ import annotations
@@ -33,8 +39,15 @@ from typing import Optional
 import numpy as np
 
 from goturn_caffe.datasets.base import Video
-from goturn_caffe.vot.protocol import (BURNIN, GroundTruth, failure_frames, frame_overlaps,
-                                       trajectory_accuracy, valid_frames)
+from goturn_caffe.vot.protocol import (
+    BURNIN,
+    REPETITIONS,
+    GroundTruth,
+    failure_frames,
+    frame_overlaps,
+    trajectory_accuracy,
+    valid_frames,
+)
 from goturn_caffe.vot.results import ResultsError, read_times, read_trajectory, repetition_paths
 
 VOT2014_TAGS = ("camera_motion", "illum_change", "occlusion", "size_change", "motion_change")
@@ -43,6 +56,8 @@ RANKING_TAGS = VOT2014_TAGS + (EMPTY_TAG,)
 SIGNIFICANCE_ALPHA = 0.05
 MIN_PAIRED_FRAMES = 5              # fewer paired overlaps: accuracies count as equal
 RELIABILITY_SENSITIVITY = 30       # the toolkit's A-R plot: exp(-30 failures / sequence length)
+# The F and N of overall_scores' reliability exp(-30 F / N) (the A-R plot's label says it).
+RELIABILITY_NORMALISATION = "F: length-weighted failures per sequence, N: mean sequence length"
 
 
 @dataclass
@@ -108,23 +123,33 @@ def _frame_means(overlaps: np.ndarray) -> np.ndarray:
     return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
 
-def tag_samples(results: list, videos: list, tag: str) -> tuple:
-    """The samples a tag is ranked on: (frame overlaps (M,) with NaN, failures per
-    sequence (S,)), over the sequences with at least one tagged frame."""
+def repetition_failures(counts: np.ndarray, repetitions: int = REPETITIONS) -> np.ndarray:
+    """Failure counts of the repetitions run, padded to ``repetitions`` with their
+    mean (the legacy toolkit's stand-in for repetitions a deterministic tracker skips)."""
+    counts = np.asarray(counts, dtype=np.float64)
+    padding = np.full(max(repetitions - len(counts), 0), counts.mean() if len(counts) else 0.0)
+    return np.concatenate([counts, padding])
+
+
+def tag_samples(results: list, videos: list, tag: str, repetitions: int = REPETITIONS) -> tuple:
+    """The samples a tag is ranked on, over the S sequences with at least one tagged
+    frame: (frame overlaps (M,) with NaN, failures (S, ``repetitions``): the count on
+    the tag's frames per sequence and repetition, see :func:`repetition_failures`)."""
     overlaps, failures = [], []
     for result, video in zip(results, videos):
         mask = tag_mask(video, tag)
         if not mask.any():
             continue
         overlaps.append(_frame_means(result.overlaps)[mask])
-        failures.append(float(result.failed[:, mask].sum(axis=1).mean()))
+        failures.append(repetition_failures(result.failed[:, mask].sum(axis=1), repetitions))
     if not overlaps:
-        return np.zeros(0), np.zeros(0)
+        return np.zeros(0), np.zeros((0, repetitions))
     return np.concatenate(overlaps), np.array(failures)
 
 
 def tag_scores(results: list, videos: list) -> dict:
-    """``{tag: {"accuracy", "failures", "frames", "sequences"}}`` for the tags present."""
+    """``{tag: {"accuracy", "failures", "frames", "sequences"}}`` for the tags present
+    (failures: the mean over the tag's sequences of the mean over repetitions)."""
     scores = {}
     for tag in RANKING_TAGS:
         overlaps, failures = tag_samples(results, videos, tag)
@@ -137,10 +162,24 @@ def tag_scores(results: list, videos: list) -> dict:
     return scores
 
 
+def reliability(failures: float, frames: float, sensitivity: float = RELIABILITY_SENSITIVITY) -> float:
+    """VOT's reliability exp(-S F / N) of F failures over N frames, S = 30 frames (the
+    toolkit's A-R plot).
+
+    The normalisation is the caller's: :func:`overall_scores` passes the
+    length-weighted failures per sequence and the mean sequence length
+    (:data:`RELIABILITY_NORMALISATION`); the ablation table passes all failures and
+    all frames, i.e. failures per sequence unweighted (``sum F / sum N`` =
+    mean F / mean N).
+    """
+    return math.exp(-sensitivity * failures / max(frames, 1))
+
+
 def overall_scores(results: list) -> dict:
     """Dataset-level numbers: length-weighted accuracy and failures per sequence
     (the toolkit's ``AverageAccuracyRobustness``), total failures, frames, the
-    toolkit's A-R plot robustness exp(-30 F / mean sequence length) and fps."""
+    toolkit's A-R plot robustness exp(-30 F / mean sequence length) with F the
+    length-weighted failures per sequence, and fps."""
     frames = np.array([r.frames for r in results], dtype=np.float64)
     accuracy = float(np.dot([r.accuracy for r in results], frames) / frames.sum())
     failures_weighted = float(np.dot([r.failures for r in results], frames) / frames.sum())
@@ -149,7 +188,7 @@ def overall_scores(results: list) -> dict:
     return {"accuracy": accuracy, "failures": failures_total,
             "failures_per_sequence": failures_weighted, "frames": int(frames.sum()),
             "sequences": len(results),
-            "reliability": math.exp(-RELIABILITY_SENSITIVITY * failures_weighted / frames.mean()),
+            "reliability": reliability(failures_weighted, frames.mean()),
             "fps": timed / seconds if seconds > 0 else None}
 
 
@@ -175,12 +214,17 @@ def accuracy_differs(first: np.ndarray, second: np.ndarray, alpha: float = SIGNI
 
 
 def robustness_differs(first: np.ndarray, second: np.ndarray, alpha: float = SIGNIFICANCE_ALPHA) -> bool:
-    """Wilcoxon rank-sum test on the per-sequence failure counts."""
-    from scipy.stats import ranksums
+    """Wilcoxon rank-sum test on the failure counts (all values of the two arrays,
+    e.g. sequences x repetitions), as Matlab's ``ranksum`` approximates it: normal,
+    tie-corrected, with continuity correction."""
+    from scipy.stats import mannwhitneyu
 
-    if np.array_equal(first, second):
+    first, second = np.ravel(first), np.ravel(second)
+    if not len(first) or not len(second) or np.ptp(np.concatenate([first, second])) == 0:
         return False
-    return bool(ranksums(first, second).pvalue <= alpha)
+    test = mannwhitneyu(first, second, alternative="two-sided", use_continuity=True,
+                        method="asymptotic")
+    return bool(test.pvalue <= alpha)
 
 
 def adapted_ranks(values: np.ndarray, descending: bool, differs: np.ndarray) -> np.ndarray:
@@ -197,12 +241,12 @@ def adapted_ranks(values: np.ndarray, descending: bool, differs: np.ndarray) -> 
 def rank_trackers(samples: dict, alpha: float = SIGNIFICANCE_ALPHA) -> dict:
     """A-R ranks of several trackers on the same sequences.
 
-    ``samples``: ``{tracker: {tag: (frame overlaps, failures per sequence)}}`` as
-    :func:`tag_samples` gives. Returns ``{tracker: {"accuracy", "robustness",
+    ``samples``: ``{tracker: {tag: (frame overlaps, failures per sequence and
+    repetition)}}`` as :func:`tag_samples` gives. Returns ``{tracker: {"accuracy", "robustness",
     "overall", "tags": {tag: {"accuracy", "robustness"}}}}``.
     """
     names = list(samples)
-    tags = [t for t in RANKING_TAGS if all(len(samples[n].get(t, ((), ()))[1]) for n in names)]
+    tags = [t for t in RANKING_TAGS if all(np.size(samples[n].get(t, ((), ()))[1]) for n in names)]
     per_tag = {}
     for tag in tags:
         overlaps = [samples[n][tag][0] for n in names]

@@ -7,15 +7,26 @@ scores a trained GOTURN model on the baseline experiment for other tools
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from goturn_caffe.datasets.base import SkipReport
 from goturn_caffe.datasets.image_io import DatasetError
 from goturn_caffe.datasets.vot import load_vot
-from goturn_caffe.vot.experiment import DEFAULT_SEED, EXPERIMENTS, ground_truth, run_experiment
-from goturn_caffe.vot.report import summarize, write_summary
-from goturn_caffe.vot.trackers import create_tracker
+from goturn_caffe.fileio import remove_stale_partials
+from goturn_caffe.track.builder import build_tracker
+from goturn_caffe.vot.experiment import DEFAULT_SEED, ground_truth, run_vot_experiment
+from goturn_caffe.vot.identity import (
+    check_identity,
+    forget_identity,
+    holds_results,
+    record_identity,
+    results_identity,
+)
+from goturn_caffe.vot.report import find_trackers, summarize, write_summary
+from goturn_caffe.vot.results import trajectory_path
+from goturn_caffe.vot.runner import describe_plan, plan_units, run_units
 
 
 def load_dataset(dataset: Path, sequences: Optional[list] = None, log=print) -> list:
@@ -31,26 +42,69 @@ def load_dataset(dataset: Path, sequences: Optional[list] = None, log=print) -> 
     return videos
 
 
+def check_compare_roots(roots, experiments: list) -> list:
+    """The ``--compare`` results roots as paths; FileNotFoundError / ValueError (one
+    line naming the folder) for one that is missing or holds no results of
+    ``experiments`` (``<root>/<tracker>/<experiment>/``)."""
+    checked = []
+    for root in map(Path, roots):
+        if not root.is_dir():
+            raise FileNotFoundError(f"{root}: no such results folder to compare with")
+        if not any(find_trackers(root, experiment) for experiment in experiments):
+            raise ValueError(f"{root}: holds no VOT results to compare with (expected "
+                             f"<folder>/<tracker>/<experiment>/<sequence>/ for "
+                             f"{' or '.join(experiments)})")
+        checked.append(root)
+    return checked
+
+
 def evaluate(trackers: list, dataset: Path, output: Path, experiments: list = ("baseline",),
              sequences: Optional[list] = None, seed: int = DEFAULT_SEED,
              tracker_options: Optional[dict] = None, compare: tuple = (),
              efo_reference: Optional[float] = None, show_progress: bool = True,
-             log=print) -> dict:
+             log=print, jobs: int = 1, tracker_factory: Optional[Callable] = None) -> dict:
     """Run ``trackers`` (``[(results name, registry name)]``) through ``experiments``
     on ``dataset`` into ``output`` (VOT results layout, restartable), then score
     every tracker under ``output`` and ``compare`` roots and write the summary.
     Returns the summary dict (plus ``"files"``: the written summary paths).
+
+    Each results folder records what produced it (:mod:`goturn_caffe.vot.identity`);
+    a folder holding another run's results is refused before anything runs.
+    ``jobs`` > 1 runs sequences in that many worker processes
+    (:mod:`goturn_caffe.vot.runner`; same results files). ``tracker_factory(registry
+    name) -> Tracker`` (picklable for ``jobs`` > 1) defaults to
+    :func:`~goturn_caffe.track.builder.build_tracker` with ``tracker_options``.
     """
     output = Path(output)
+    experiments = list(experiments)
+    compare = check_compare_roots(compare, experiments)
     videos = load_dataset(Path(dataset), sequences, log)
-    truths = [ground_truth(v) for v in videos]
+    identities = {}
     for results_name, registry_name in trackers:
-        tracker = create_tracker(registry_name, **(tracker_options or {}))
-        for experiment in experiments:
-            run_experiment(tracker, results_name, videos, EXPERIMENTS[experiment], output, seed,
-                           truths, show_progress=show_progress)
-    summary = summarize([output, *map(Path, compare)], videos, truths, list(experiments),
-                        efo_reference)
+        identity, files = results_identity(registry_name, seed, tracker_options)
+        check_identity(output / results_name, identity)
+        identities[results_name] = (identity, files)
+    truths = [ground_truth(v) for v in videos]
+    for folder in [output, *(output / name for name, _ in trackers)] + [
+            trajectory_path(output, name, experiment, video.name, 1).parent
+            for name, _ in trackers for experiment in experiments for video in videos]:
+        remove_stale_partials(folder)       # what a crashed run left half-written
+    recorded = [output / name for name in identities if not holds_results(output / name)]
+    for folder in recorded:
+        record_identity(folder, *identities[folder.name])
+    units, done = plan_units(trackers, experiments, videos, output)
+    log(describe_plan(units, trackers, experiments, videos, done)
+        + (f"; {min(jobs, len(units))} worker processes" if jobs > 1 and units else ""))
+    factory = tracker_factory or partial(build_tracker, **(tracker_options or {}))
+    try:
+        run_units(units, factory, videos, truths, output, seed, jobs, show_progress, log,
+                  run_experiment=run_vot_experiment)
+    except BaseException:
+        for folder in recorded:     # nothing ran there (a bad model file): leave no trace
+            if not holds_results(folder):
+                forget_identity(folder)
+        raise
+    summary = summarize([output, *compare], videos, truths, experiments, efo_reference)
     summary["dataset"] = str(dataset)
     summary["seed"] = seed
     summary["files"] = {k: str(v) for k, v in write_summary(summary, output).items()}

@@ -24,28 +24,37 @@ from tqdm import tqdm
 
 from goturn_caffe.datasets.base import Video
 from goturn_caffe.datasets.image_io import read_image
-from goturn_caffe.vot.protocol import (DETERMINISTIC_RUNS, REPETITIONS, GroundTruth,
-                                       exact_initialization, perturb_region, run_supervised)
+from goturn_caffe.fileio import remove_stale_partials
+from goturn_caffe.vot.protocol import (
+    DETERMINISTIC_RUNS,
+    REPETITIONS,
+    GroundTruth,
+    exact_initialization,
+    perturb_region,
+    run_supervised,
+)
 from goturn_caffe.vot.results import repetition_paths, trajectory_path, write_trajectory
 
 DEFAULT_SEED = 2014
 
 
 @dataclass(frozen=True)
-class Experiment:
+class VotExperiment:
+    """A VOT2014 experiment: how each (re)initialisation region is drawn, how many repetitions."""
+
     name: str
     initialization: Callable        # (region, rng) -> region
     repetitions: int = REPETITIONS
 
 
 EXPERIMENTS = {
-    "baseline": Experiment("baseline", exact_initialization),
-    "region_noise": Experiment("region_noise", perturb_region),
+    "baseline": VotExperiment("baseline", exact_initialization),
+    "region_noise": VotExperiment("region_noise", perturb_region),
 }
 
 
 def parse_experiments(text: str) -> list:
-    """``"baseline,region_noise"`` -> [Experiment]; ValueError naming an unknown one."""
+    """``"baseline,region_noise"`` -> [VotExperiment]; ValueError naming an unknown one."""
     names = [n.strip() for n in text.split(",") if n.strip()]
     unknown = [n for n in names if n not in EXPERIMENTS]
     if unknown or not names:
@@ -76,11 +85,36 @@ def is_deterministic(paths: list) -> bool:
     return all(p.read_text() == first for p in paths[1:])
 
 
-def run_sequence(tracker, tracker_name: str, video: Video, experiment: Experiment, root: Path,
+def expected_repetitions(experiment: VotExperiment) -> int:
+    """Repetitions a sequence is expected to take: ``DETERMINISTIC_RUNS`` from the
+    exact ground truth (a deterministic tracker repeats itself), all of them from
+    noisy initialisations (every repetition starts elsewhere)."""
+    if experiment.initialization is exact_initialization:
+        return min(DETERMINISTIC_RUNS, experiment.repetitions)
+    return experiment.repetitions
+
+
+def repetitions_left(experiment: VotExperiment, paths: list) -> tuple:
+    """``(expected, at most)`` repetitions still to run for a sequence whose finished
+    repetition files are ``paths`` (:func:`~goturn_caffe.vot.results.repetition_paths`)."""
+    if is_deterministic(paths):
+        return 0, 0
+    at_most = max(experiment.repetitions - len(paths), 0)
+    if len(paths) >= DETERMINISTIC_RUNS:      # not deterministic: all of them
+        return at_most, at_most
+    return min(max(expected_repetitions(experiment) - len(paths), 0), at_most), at_most
+
+
+def run_sequence(tracker, tracker_name: str, video: Video, experiment: VotExperiment, root: Path,
                  seed: int = DEFAULT_SEED, truth: Optional[GroundTruth] = None,
-                 show_progress: bool = True) -> int:
-    """Run the repetitions of one sequence that are not on disk yet; returns how many ran."""
+                 show_progress: bool = True, progress: Optional[Callable] = None) -> int:
+    """Run the repetitions of one sequence that are not on disk yet; returns how many ran.
+
+    Partial files a crashed run left in the sequence's folder are removed first.
+    ``progress(frames)``, when given, is told of every frame tracked (and the
+    per-repetition bar is not shown)."""
     truth = truth or ground_truth(video)
+    remove_stale_partials(trajectory_path(root, tracker_name, experiment.name, video.name, 1).parent)
     ran = 0
     for repetition in range(1, experiment.repetitions + 1):
         path = trajectory_path(root, tracker_name, experiment.name, video.name, repetition)
@@ -89,22 +123,28 @@ def run_sequence(tracker, tracker_name: str, video: Video, experiment: Experimen
         if is_deterministic(repetition_paths(root, tracker_name, experiment.name, video.name)):
             break
         with tqdm(total=len(video), desc=f"  {video.name} #{repetition}", unit="frame",
-                  leave=False, disable=not show_progress) as bar:
+                  leave=False, disable=not show_progress or progress is not None) as bar:
+            def advance(frames: int) -> None:
+                bar.update(frames)
+                if progress is not None:
+                    progress(frames)
+
             trajectory, seconds = run_supervised(
                 tracker, video, truth, experiment.initialization,
-                rng=repetition_rng(seed, video.name, repetition), progress=bar.update)
+                rng=repetition_rng(seed, video.name, repetition), progress=advance)
         write_trajectory(path, trajectory, seconds)
         ran += 1
     return ran
 
 
-def run_experiment(tracker, tracker_name: str, videos: list, experiment: Experiment, root: Path,
-                   seed: int = DEFAULT_SEED, truths: Optional[list] = None,
-                   show_progress: bool = True) -> None:
-    """Run one experiment over every sequence (tqdm per sequence and per frame);
-    ``truths``: the videos' GroundTruth (built here when not given)."""
+def run_vot_experiment(tracker, tracker_name: str, videos: list, experiment: VotExperiment,
+                       root: Path, seed: int = DEFAULT_SEED, truths: Optional[list] = None,
+                       show_progress: bool = True, progress: Optional[Callable] = None) -> list:
+    """Run one experiment over every sequence (tqdm per sequence and per frame, or
+    ``progress(frames)`` as in :func:`run_sequence`); ``truths``: the videos'
+    GroundTruth (built here when not given). Returns the repetitions run per sequence."""
     truths = truths or [None] * len(videos)
-    for video, truth in tqdm(list(zip(videos, truths)), desc=f"{tracker_name}/{experiment.name}",
-                             unit="seq", disable=not show_progress):
-        run_sequence(tracker, tracker_name, video, experiment, root, seed, truth,
-                     show_progress=show_progress)
+    return [run_sequence(tracker, tracker_name, video, experiment, root, seed, truth,
+                         show_progress=show_progress, progress=progress)
+            for video, truth in tqdm(list(zip(videos, truths)), desc=f"{tracker_name}/{experiment.name}",
+                                     unit="seq", disable=not show_progress or progress is not None)]

@@ -10,10 +10,10 @@ accuracy is the mean overlap over the frames that carry a region, ignoring
 the ``BURNIN`` = 10 frames from every (re)initialisation; robustness is the
 number of failures.
 
-Any object with ``init(image, box)`` and ``update(image) -> Box`` can be run;
-images are BGR uint8 (H, W, 3) arrays, boxes :class:`~goturn_caffe.boxes.Box`.
-A tracker whose ``uses_images`` attribute is False is given ``None`` instead of
-decoded frames (the static baseline needs none).
+Any :class:`~goturn_caffe.track.base.Tracker` can be run; images are BGR
+uint8 (H, W, 3) arrays, boxes :class:`~goturn_caffe.geometry.boxes.Box`.  A
+tracker whose ``uses_images`` is False is given ``None`` instead of decoded
+frames (the static baseline needs none).
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from goturn_caffe.boxes import Box
 from goturn_caffe.datasets.base import Video
 from goturn_caffe.datasets.image_io import read_image as read_image_file
+from goturn_caffe.geometry.boxes import Box
 from goturn_caffe.vot.overlap import GroundTruthRaster, region_overlap
 from goturn_caffe.vot.results import FAILED, INITIALIZED, SKIPPED, quantize_region
 
@@ -117,8 +117,7 @@ def run_supervised(tracker, video: Video, truth: GroundTruth,
     frame (codes / region tuples, as written to the results file) and the
     tracker's time per frame (init or update; 0 for skipped frames).
     """
-    uses_images = getattr(tracker, "uses_images", True)
-    load = (read_image or read_image_file) if uses_images else (lambda path: None)
+    load = (read_image or read_image_file) if tracker.uses_images else (lambda path: None)
     trajectory: list = [SKIPPED] * len(video)
     seconds = [0.0] * len(video)
     reported = 0
@@ -138,18 +137,18 @@ def run_supervised(tracker, video: Video, truth: GroundTruth,
         seconds[frame] = time.perf_counter() - start
         trajectory[frame] = INITIALIZED
         restart = len(video)
-        for frame in range(frame + 1, len(video)):
-            image = load(video.frames[frame].path)
+        for current in range(frame + 1, len(video)):
+            image = load(video.frames[current].path)
             start = time.perf_counter()
             box = tracker.update(image)
-            seconds[frame] = time.perf_counter() - start
+            seconds[current] = time.perf_counter() - start
             estimate = quantize_region(box.to_xywh())
-            if truth.overlap(frame, estimate) <= FAILURE_OVERLAP:  # False for NaN (no truth)
-                trajectory[frame] = FAILED
-                restart = frame + SKIP_INITIALIZE
+            if truth.overlap(current, estimate) <= FAILURE_OVERLAP:  # False for NaN (no truth)
+                trajectory[current] = FAILED
+                restart = current + SKIP_INITIALIZE
                 break
-            trajectory[frame] = estimate
-            report(frame + 1)
+            trajectory[current] = estimate
+            report(current + 1)
         frame = _next_annotated(video, restart)
         report(min(frame, len(video)))
     return trajectory, seconds

@@ -8,19 +8,38 @@ one output folder ranks them against each other.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Optional
 
+from goturn_caffe.fileio import write_json_atomic, write_text_atomic
 from goturn_caffe.plotting import agg_pyplot, save_figure
-from goturn_caffe.vot.analysis import (RANKING_TAGS, overall_scores, rank_trackers,
-                                       score_sequence, significance_tests_available,
-                                       tag_samples, tag_scores)
+from goturn_caffe.vot.analysis import (
+    MIN_PAIRED_FRAMES,
+    RANKING_TAGS,
+    RELIABILITY_NORMALISATION,
+    RELIABILITY_SENSITIVITY,
+    SIGNIFICANCE_ALPHA,
+    overall_scores,
+    rank_trackers,
+    score_sequence,
+    significance_tests_available,
+    tag_samples,
+    tag_scores,
+)
 from goturn_caffe.vot.protocol import BURNIN, FAILURE_OVERLAP, REPETITIONS, SKIP_INITIALIZE
-from goturn_caffe.vot.results import write_text_atomic
 from goturn_caffe.vot.speed import efo_speed
 from goturn_caffe.vot.table2 import GOTURN_METHOD, published_ranks, published_row
+
+# Beside the rank table: why two trackers may share a rank (the toolkit's rule).
+RANK_RULE = (
+    f"How ranks are shared (the VOT2014 toolkit's rule): per tag, trackers are ranked by accuracy "
+    f"and by failures, and two trackers whose difference is not statistically significant "
+    f"(alpha {SIGNIFICANCE_ALPHA:g}; accuracy: Wilcoxon signed-rank test on the frame overlaps both "
+    f"have, equal when fewer than {MIN_PAIRED_FRAMES} frames pair up; failures: Wilcoxon rank-sum "
+    f"test on the counts per sequence and repetition) share the mean of their ranks; the tag ranks "
+    f"are then averaged. On few sequences or short ones few differences are significant, so "
+    f"trackers with very different scores can share a rank.")
 
 
 def find_trackers(root: Path, experiment: str) -> list:
@@ -118,7 +137,8 @@ def summary_markdown(summary: dict) -> str:
         if not trackers:
             lines += ["No complete results.", ""]
             continue
-        lines += ["| tracker | accuracy | failures | failures / sequence | fps | EFO (estimate) |",
+        lines += ["| tracker | accuracy | failures | failures / sequence (length-weighted) | fps "
+                  "| EFO (estimate) |",
                   "|---|---|---|---|---|---|"]
         for name, scores in trackers.items():
             lines.append(f"| {name} | {_number(scores['accuracy'])} | {_number(scores['failures'], 2)} | "
@@ -132,7 +152,8 @@ def summary_markdown(summary: dict) -> str:
                      f"{_number(t['per_sequence'][sequence]['failures'], 2)} "
                      f"({t['per_sequence'][sequence]['repetitions']})" for t in trackers.values()]
             lines.append(f"| {sequence} | " + " | ".join(cells) + " |")
-        lines += ["", "Per tag (accuracy / failures per sequence):", "",
+        lines += ["", "Per tag (accuracy / failures per sequence, the plain mean over the "
+                      "sequences with the tag):", "",
                   "| tag | " + " | ".join(trackers) + " |", "|---|" + "---|" * len(trackers)]
         for tag in RANKING_TAGS:
             cells = [f"{_number(t['tags'][tag]['accuracy'])} / {_number(t['tags'][tag]['failures'], 2)}"
@@ -141,7 +162,7 @@ def summary_markdown(summary: dict) -> str:
         if data.get("ranks_skipped"):
             lines += ["", f"Ranks: not computed ({data['ranks_skipped']})."]
         else:
-            lines += _rank_table(data, summary["published"][GOTURN_METHOD])
+            lines += _rank_table(data, summary["published"][GOTURN_METHOD]) + ["", RANK_RULE]
         if data["incomplete"]:
             lines += ["", f"Not scored (results missing for some sequences): "
                           f"{', '.join(data['incomplete'])}."]
@@ -152,9 +173,34 @@ def summary_markdown(summary: dict) -> str:
     return "\n".join(lines)
 
 
+LABEL_OFFSET = (5, 5)      # points from the marker to its label
+LABEL_GAP = 2              # points between labels stacked to keep them apart
+
+
+def annotate_points(axis, points: list) -> list:
+    """Mark and label ``points`` (``[(name, x, y)]``) on ``axis`` (its limits already
+    set). A label that would cover one placed before (trackers with equal or
+    close scores) is moved up until it is clear. Returns the annotations."""
+    renderer = axis.figure.canvas.get_renderer()
+    placed, annotations = [], []
+    for name, x, y in points:
+        axis.scatter(x, y, s=50)
+        dx, dy = LABEL_OFFSET
+        label = axis.annotate(name, (x, y), textcoords="offset points", xytext=(dx, dy))
+        box = label.get_window_extent(renderer)
+        while any(box.overlaps(other) for other in placed):
+            dy += box.height * 72 / axis.figure.dpi + LABEL_GAP
+            label.set_position((dx, dy))
+            box = label.get_window_extent(renderer)
+        placed.append(box)
+        annotations.append(label)
+    return annotations
+
+
 def plot_ar(summary: dict, path: Path) -> Path | None:
     """A-R plots, one row per experiment: raw (robustness exp(-30 F / mean sequence
-    length) vs accuracy, as the toolkit plots them) and ranks (best at the top right)."""
+    length), F the length-weighted failures per sequence, vs accuracy, as the toolkit
+    plots them) and ranks (best at the top right)."""
     plt = agg_pyplot()
     if plt is None:
         return None
@@ -162,21 +208,16 @@ def plot_ar(summary: dict, path: Path) -> Path | None:
     figure, axes = plt.subplots(len(experiments), 2, figsize=(10, 4.5 * len(experiments)),
                                 squeeze=False)
     for (experiment, data), (raw, ranked) in zip(experiments.items(), axes):
-        for name, scores in data["trackers"].items():
-            raw.scatter(scores["reliability"], scores["accuracy"], s=50)
-            raw.annotate(name, (scores["reliability"], scores["accuracy"]),
-                         textcoords="offset points", xytext=(5, 5))
-        raw.set(xlim=(0, 1.02), ylim=(0, 1.02), xlabel="robustness: exp(-30 failures / sequence length)",
+        raw.set(xlim=(0, 1.02), ylim=(0, 1.02),
+                xlabel=f"robustness: exp(-{RELIABILITY_SENSITIVITY} F / N)\n{RELIABILITY_NORMALISATION}",
                 ylabel="accuracy", title=f"{experiment}: A-R raw")
-        for name, rank in data["ranks"].items():
-            if rank["overall"] is None:
-                continue
-            ranked.scatter(rank["robustness"], rank["accuracy"], s=50)
-            ranked.annotate(name, (rank["robustness"], rank["accuracy"]),
-                            textcoords="offset points", xytext=(5, 5))
+        annotate_points(raw, [(name, scores["reliability"], scores["accuracy"])
+                              for name, scores in data["trackers"].items()])
         worst = max([len(data["ranks"]), 1]) + 0.5
         ranked.set(xlim=(worst, 0.5), ylim=(worst, 0.5), xlabel="robustness rank",
                    ylabel="accuracy rank", title=f"{experiment}: A-R ranks")
+        annotate_points(ranked, [(name, rank["robustness"], rank["accuracy"])
+                                 for name, rank in data["ranks"].items() if rank["overall"] is not None])
         for axis in (raw, ranked):
             axis.grid(True, alpha=0.3)
     figure.tight_layout()
@@ -188,7 +229,7 @@ def write_summary(summary: dict, output: Path) -> dict:
     (each atomically); returns the paths written (no ``plot`` without matplotlib)."""
     output = Path(output)
     paths = {"json": output / "summary.json", "markdown": output / "summary.md"}
-    write_text_atomic(paths["json"], json.dumps(summary, indent=1) + "\n")
+    write_json_atomic(paths["json"], summary)
     write_text_atomic(paths["markdown"], summary_markdown(summary))
     plot = plot_ar(summary, output / "ar_plot.png")
     if plot is not None:

@@ -14,9 +14,11 @@ region numbers.
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import Optional
+
+from goturn_caffe.fileio import write_text_atomic
+from goturn_caffe.geometry.boxes import is_region_length, parse_numbers
 
 SKIPPED, INITIALIZED, FAILED = 0, 1, 2
 # Regions are written with this many decimals; the protocol measures the
@@ -41,28 +43,18 @@ def format_entry(entry) -> str:
 
 def parse_entry(line: str, where: str):
     """One trajectory line -> int code or region tuple (ResultsError when malformed)."""
-    fields = [f for f in line.strip().split(",") if f]
     try:
-        values = [float(f) for f in fields]
-    except ValueError:
-        raise ResultsError(f"{where}: non-numeric value in {line.strip()!r}") from None
+        values = parse_numbers(line)
+    except ValueError as exc:
+        raise ResultsError(f"{where}: {exc}") from None
     if len(values) == 1 and values[0] in (SKIPPED, INITIALIZED, FAILED):
         return int(values[0])
     if any(math.isnan(v) for v in values):
         return SKIPPED  # the toolkit reads a NaN region as unknown
-    if len(values) != 4 and (len(values) < 6 or len(values) % 2):
+    if not is_region_length(len(values)):
         raise ResultsError(f"{where}: expected a code 0/1/2, x,y,w,h or a polygon, "
                            f"got {len(values)} values")
     return tuple(values)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder, so a
-    crash leaves either the old file or the complete new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def trajectory_path(root: Path, tracker: str, experiment: str, sequence: str, repetition: int) -> Path:

@@ -15,8 +15,9 @@ import argparse
 import sys
 from typing import Optional
 
-from goturn_caffe.boxes import Box
-from goturn_caffe.vot.trackers import TRACKER_NAMES, create_tracker
+from goturn_caffe.geometry.boxes import Box
+from goturn_caffe.track.base import Tracker
+from goturn_caffe.track.builder import MODEL_FORMATS, TRACKER_NAMES, build_tracker
 
 
 def region_to_box(region) -> Box:
@@ -30,20 +31,20 @@ def region_to_box(region) -> Box:
     raise ValueError(f"cannot initialise from a TraX {region.type} region")
 
 
-def serve(tracker, name: str = "goturn_caffe") -> None:
+def serve(tracker: Tracker, name: str = "goturn_caffe") -> None:
     """Answer TraX requests with ``tracker`` until the client quits."""
     import trax
 
     from goturn_caffe.datasets.image_io import read_image
 
-    uses_images = getattr(tracker, "uses_images", True)
     with trax.Server([trax.Region.RECTANGLE, trax.Region.POLYGON], [trax.Image.PATH],
                      tracker_name=name) as server:
         while True:
             request = server.wait()
             if request.type in (trax.TraxStatus.QUIT, trax.TraxStatus.ERROR):
                 break
-            image = read_image(request.image[trax.ImageChannel.COLOR].path()) if uses_images else None
+            path = request.image[trax.ImageChannel.COLOR].path()
+            image = read_image(path) if tracker.uses_images else None
             if request.type == trax.TraxStatus.INITIALIZE:
                 box = region_to_box(request.objects[0][0])
                 tracker.init(image, box)
@@ -56,18 +57,25 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tracker", choices=TRACKER_NAMES, default="goturn")
-    parser.add_argument("--weights", help="goturn: trained .caffemodel")
-    parser.add_argument("--deploy", help="goturn: deploy prototxt")
-    parser.add_argument("--model-format", choices=["goturn", "opencv"], default="goturn")
+    parser.add_argument("--weights", help="goturn: trained .caffemodel (default models/goturn.caffemodel)")
+    parser.add_argument("--deploy", help="goturn: deploy prototxt (default: the model format's, "
+                                         "prototxt/goturn_deploy.prototxt or prototxt/opencv/goturn.prototxt)")
+    parser.add_argument("--model-format", choices=MODEL_FORMATS, default="goturn",
+                        help="goturn: the authors' layout; opencv: OpenCV's GOTURN model files")
     parser.add_argument("--gpu", type=int, help="goturn: GPU id (default: CPU)")
     return parser.parse_args(argv)
 
 
+def tracker_from_args(args) -> Tracker:
+    """The tracker the parsed command line asks for (the goturn options are
+    ignored by the other trackers)."""
+    return build_tracker(args.tracker, deploy=args.deploy, weights=args.weights, gpu=args.gpu,
+                         model_format=args.model_format)
+
+
 def main(argv: Optional[list] = None) -> int:
     args = parse_args(argv)
-    options = {"deploy": args.deploy, "weights": args.weights, "gpu": args.gpu,
-               "model_format": args.model_format} if args.tracker == "goturn" else {}
-    serve(create_tracker(args.tracker, **options), name=f"goturn_caffe-{args.tracker}")
+    serve(tracker_from_args(args), name=f"goturn_caffe-{args.tracker}")
     return 0
 
 
