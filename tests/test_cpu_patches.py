@@ -13,7 +13,6 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import REPO_ROOT, restored
 from test_gpu_build_scripts import DEBIAN_ORIG, SDIST, unpack_edited_files
 

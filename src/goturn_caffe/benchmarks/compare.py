@@ -6,14 +6,17 @@ same prototxt and a ``.caffemodel`` saved from the same net) and onnxruntime
 (the net's ONNX export, :mod:`goturn_caffe.model.onnx_export`), per batch size:
 
 - the median forward pass of each engine, inputs handed in included (what a
-  caller pays), and each engine's largest ``fc8`` difference from pycaffe;
+  caller pays), and each engine's largest ``fc8`` difference from pycaffe.
+  Each engine is timed on its own, after two warm-up passes: run in turns,
+  one engine's worker threads (onnxruntime's spin after each run) slow the
+  next one down;
 - pycaffe per layer (``net.forward(start=l, end=l)``), with each layer's
   FLOPs, weight bytes and floor;
-- the floor: a per-layer roofline from the measured memory bandwidth (numpy's
-  GEMV over fc6's weights, beside a plain copy) and sgemm rate (numpy), each
-  layer taking the longer of streaming its weights once and doing its
-  multiply-adds; activations and the cheap layers (ReLU, pooling, LRN) are
-  left out, so no engine can reach it;
+- the floor: a per-layer roofline from the measured memory bandwidth (the
+  higher of numpy's GEMV over fc6's weights and a plain copy) and sgemm rate
+  (numpy), each layer taking the longer of streaming its weights once and
+  doing its multiply-adds; activations and the cheap layers (ReLU, pooling,
+  LRN) are left out, so no engine can reach it;
 - the tracker step end to end (crop + preprocess + forward + box) for each
   engine, through the same tracker code (:class:`~goturn_caffe.track.goturn.BatchedTracker`);
 - the ratios between them; and ``cv2.TrackerGOTURN`` on OpenCV's own
@@ -29,7 +32,6 @@ import argparse
 import ctypes
 import os
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -66,20 +68,18 @@ def machine_rates(repeats: int = 5) -> dict:
     a 256 MB copy (bytes read + written), a GEMV over a 4096 x 18432 float32
     matrix (fc6's weights: bytes read), a 2048^3 float32 GEMM."""
     rng = np.random.default_rng(0)
-    src = np.ones(64 << 20, np.float32)
-    dst = np.empty_like(src)
-    copy_s = time_call(lambda: np.copyto(dst, src), repeats, warmup=1) / 1e6
-    del src, dst
+
+    def seconds(function, *arrays) -> float:
+        return time_call(lambda: function(*arrays), repeats, warmup=1) / 1e6
+
+    source = np.ones(64 << 20, np.float32)
+    copy_s = seconds(np.copyto, np.empty_like(source), source)
     weights = rng.standard_normal((4096, 18432), dtype=np.float32)
-    vector = rng.standard_normal(18432, dtype=np.float32)
-    gemv_s = time_call(lambda: weights @ vector, repeats, warmup=1) / 1e6
-    gemv_bytes = weights.nbytes
-    del weights
-    a = rng.standard_normal((2048, 2048), dtype=np.float32)
-    b = rng.standard_normal((2048, 2048), dtype=np.float32)
-    gemm_s = time_call(lambda: a @ b, repeats, warmup=1) / 1e6
-    return {"copy_gb_per_s": round(2 * (64 << 20) * 4 / copy_s / 1e9, 2),
-            "gemv_gb_per_s": round(gemv_bytes / gemv_s / 1e9, 2),
+    gemv_s = seconds(np.matmul, weights, rng.standard_normal(18432, dtype=np.float32))
+    square = rng.standard_normal((2048, 2048), dtype=np.float32)
+    gemm_s = seconds(np.matmul, square, square.copy())
+    return {"copy_gb_per_s": round(2 * source.nbytes / copy_s / 1e9, 2),
+            "gemv_gb_per_s": round(weights.nbytes / gemv_s / 1e9, 2),
             "sgemm_gflop_per_s": round(2 * 2048 ** 3 / gemm_s / 1e9, 1)}
 
 
@@ -238,10 +238,11 @@ def run(args) -> dict:
                "forwards": args.forwards, "layer_repeats": args.layer_repeats,
                "load_average_1min_start": round(os.getloadavg()[0], 2)}
     machine = machine_rates(repeats=max(3, min(args.forwards, 7)))
-    machine["bandwidth_gb_per_s"] = machine["gemv_gb_per_s"]   # what an fc layer at batch 1 does
+    # the floor takes the best the machine showed: GEMV is what an fc layer at batch 1 does
+    machine["bandwidth_gb_per_s"] = max(machine["gemv_gb_per_s"], machine["copy_gb_per_s"])
     results["machine"] = machine
     print(f"machine: copy {machine['copy_gb_per_s']:.1f} GB/s, GEMV {machine['gemv_gb_per_s']:.1f} "
-          f"GB/s (the floor's bandwidth), sgemm {machine['sgemm_gflop_per_s']:.0f} GFLOP/s (numpy)")
+          f"GB/s (the floor takes the higher), sgemm {machine['sgemm_gflop_per_s']:.0f} GFLOP/s (numpy)")
 
     caffe.set_random_seed(args.seed)
     net = load_net(DEPLOY_PROTOTXT)     # Caffe's fillers, seeded: the same weights for all
@@ -271,7 +272,8 @@ def run(args) -> dict:
                 "engines": {}}
         for name, engine in engines.items():
             output = engine.forward(inputs)
-            forward_ms = time_call(lambda e=engine: e.forward(inputs), args.forwards, warmup=2) / 1000
+            forward_ms = time_call(lambda e=engine, x=inputs: e.forward(x), args.forwards,
+                                   warmup=2) / 1000
             case["engines"][name] = {
                 "forward_ms": round(forward_ms, 3),
                 "max_abs_diff_from_pycaffe": float(np.abs(output - reference).max()),

@@ -38,6 +38,7 @@ from pathlib import Path
 from goturn_caffe.caffe_env import import_caffe
 from goturn_caffe.fileio import atomic_path, file_digest
 from goturn_caffe.model.net import MODELS_DIR, OPENCV_DEPLOY, OPENCV_MODEL, ModelError, load_net
+from goturn_caffe.paths import user_cache_dir
 
 OPENCV_EXTRA_COMMIT = "c4219d5eb3105ed8e634278fad312a1a8d2c182d"
 # Every host the models come from, once.  The opencv_extra files are served raw
@@ -108,8 +109,7 @@ class NotDownloaded(ModelError):
 def default_cache_dir() -> Path:
     """The download cache on this machine: ``$GOTURN_CAFFE_CACHE/models`` (default
     ``~/.cache/goturn-caffe/models``, beside the Caffe build)."""
-    root = os.environ.get("GOTURN_CAFFE_CACHE", Path.home() / ".cache" / "goturn-caffe")
-    return Path(root) / "models"
+    return user_cache_dir() / "models"
 
 
 def resolve_mirror(mirror=None) -> str | None:
