@@ -116,3 +116,24 @@ def toolkit_vot(tmp_path_factory) -> Path:
 
     root = tmp_path_factory.mktemp("toolkit_vot") / "vot"
     return write_toolkit_dataset(root, REPO_ROOT / "data" / "sample" / "vot" / "car")
+
+
+def load_tool(name: str):
+    """``tools/<name>.py`` as a module (the tools are scripts, not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"tool_{name}", REPO_ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module", params=["bundled", "shared"])
+def vot_root(request, toolkit_vot):
+    """The bundled toolkit dataset, always; the shared VOT subset where present."""
+    if request.param == "bundled":
+        return toolkit_vot
+    root = shared_data_dir() / "vot"
+    if not root.is_dir():
+        pytest.skip(f"shared data {root} not present (the bundled dataset ran instead)")
+    return root

@@ -3,7 +3,6 @@ does; a camera faster than the tracker has its frames dropped and counted, never
 queued; a camera that cannot be opened, or no first box, is one line."""
 
 import gc
-import importlib.util
 import os
 import signal
 import threading
@@ -12,7 +11,7 @@ import weakref
 
 import numpy as np
 import pytest
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, load_tool
 from vot_fixtures import write_car_excerpts, write_tiny_goturn
 
 from goturn_caffe.track.app import open_input, track_input
@@ -27,13 +26,6 @@ from goturn_caffe.track.camera import (
 from goturn_caffe.track.goturn import BatchedTracker, GoturnTracker
 
 SAMPLE_CAR = REPO_ROOT / "data" / "sample" / "vot" / "car"
-
-
-def load_tool(name: str):
-    spec = importlib.util.spec_from_file_location(f"tool_{name}", REPO_ROOT / "tools" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")

@@ -142,27 +142,15 @@ def test_parse_region_rules():
     assert not math.isnan(parse_region("0,0,1,1")[0])
 
 
-@pytest.fixture(params=["bundled", "shared"])
-def toolkit_root(request, toolkit_vot):
-    """The bundled toolkit dataset (VOT2014, VOT2015 and VOT2016 layouts), always;
-    the shared VOT subset where present."""
-    if request.param == "bundled":
-        return toolkit_vot
-    from conftest import shared_data_dir
-
-    root = shared_data_dir() / "vot"
-    if not root.is_dir():
-        pytest.skip(f"shared data {root} not present (the bundled dataset ran instead)")
-    return root
 
 
-def test_reader_agrees_with_the_vot_toolkit(toolkit_root):
+def test_reader_agrees_with_the_vot_toolkit(vot_root):
     dataset = pytest.importorskip("vot.dataset")
-    names = (toolkit_root / "list.txt").read_text().split()
+    names = (vot_root / "list.txt").read_text().split()
     tagged = 0
     for name in names:
-        ours = load_vot_sequence(toolkit_root / name)
-        theirs = dataset.load_sequence(str(toolkit_root / name))
+        ours = load_vot_sequence(vot_root / name)
+        theirs = dataset.load_sequence(str(vot_root / name))
         assert len(ours) == len(theirs)
         for i in (0, len(ours) // 2, len(ours) - 1):
             points = [v for p in theirs.groundtruth(i).points() for v in p]   # all polygons

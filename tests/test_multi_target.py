@@ -3,12 +3,11 @@ the boxes of N single-target runs; the boxes files, the CSV and the annotated vi
 bad --boxes files and boxes in one line."""
 
 import csv
-import importlib.util
 
 import cv2
 import numpy as np
 import pytest
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, load_tool
 from vot_fixtures import write_car_excerpts, write_tiny_goturn
 
 from goturn_caffe.geometry.boxes import Box
@@ -26,13 +25,6 @@ from goturn_caffe.track.sequences import SequenceError, open_sequence
 SAMPLE_CAR = REPO_ROOT / "data" / "sample" / "vot" / "car"
 BOXES = [Box.from_xywh(6, 166, 43, 27), Box.from_xywh(200.5, 100, 80, 60.25),
          Box.from_xywh(400, 50, 30, 90)]
-
-
-def load_tool(name: str):
-    spec = importlib.util.spec_from_file_location(f"tool_{name}", REPO_ROOT / "tools" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")

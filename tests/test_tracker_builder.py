@@ -3,13 +3,12 @@ the interface, and `--model-format opencv` without `--deploy` loads OpenCV's
 network in every entry point (tools/track.py, tools/eval_vot2014.py, the TraX
 server)."""
 
-import importlib.util
 import shutil
 
 import cv2
 import numpy as np
 import pytest
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, load_tool
 from vot_fixtures import write_vot_dataset
 
 from goturn_caffe.geometry.boxes import Box
@@ -24,13 +23,6 @@ CAR_BOX = Box.from_xywh(6, 166, 43, 27)  # the car's first ground-truth box, in 
 
 def car_frames(count: int) -> list:
     return [cv2.imread(str(SAMPLE_CAR / f"{i:08d}.jpg")) for i in range(1, count + 1)]
-
-
-def load_tool(name: str):
-    spec = importlib.util.spec_from_file_location(f"tool_{name}", REPO_ROOT / "tools" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # ---- the interface ------------------------------------------------------------------

@@ -19,17 +19,6 @@ from goturn_caffe.vot.results import repetition_paths
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module", params=["bundled", "shared"])
-def vot_root(request, toolkit_vot):
-    """The bundled toolkit dataset, always; the shared VOT subset where present."""
-    if request.param == "bundled":
-        return toolkit_vot
-    from conftest import shared_data_dir
-
-    root = shared_data_dir() / "vot"
-    if not root.is_dir():
-        pytest.skip(f"shared data {root} not present (the bundled dataset ran instead)")
-    return root
 
 
 @pytest.fixture(scope="module")
