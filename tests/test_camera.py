@@ -61,18 +61,25 @@ def test_a_video_file_through_the_camera_path_tracks_like_the_file_input(caffe, 
 
 class FastCapture:
     """A fake camera: ``total`` distinct 0.3 MB frames, produced as fast as asked.
-    Counts the frames still alive (referenced anywhere) and the most ever alive."""
+    Counts the frames still alive (referenced anywhere) and the most ever alive.
 
-    def __init__(self, total: int, shape=(240, 320, 4)):
+    With ``hold_after=k`` the camera produces k frames, then waits until the test
+    sets :attr:`go`: a test can then know which frames exist when it reads,
+    whatever the scheduler does with the reader thread on a busy machine."""
+
+    def __init__(self, total: int, shape=(240, 320, 4), hold_after=None):
         self.total, self.shape, self.reads, self.alive, self.most_alive = total, shape, 0, 0, 0
         self.lock = threading.Lock()
         self.released = False
+        self.hold_after, self.go = hold_after, threading.Event()
 
     def _gone(self):
         with self.lock:
             self.alive -= 1
 
     def read(self):
+        if self.hold_after is not None and self.reads >= self.hold_after:
+            assert self.go.wait(60), "the test never let the camera go on"
         if self.reads >= self.total:
             return False, None
         frame = np.full(self.shape, self.reads % 256, np.uint8)
@@ -98,12 +105,19 @@ def wait_for(condition, seconds: float = 60.0) -> None:
 
 
 def test_a_slow_consumer_drops_frames_instead_of_queueing_them():
-    capture = FastCapture(total=400)
+    # The camera holds after its first frame until we have taken it: otherwise, on a
+    # busy machine, the reader thread can run through all 400 frames before our
+    # first read, which then gets the last frame and leaves nothing for the second.
+    capture = FastCapture(total=400, hold_after=1)
     reader = LatestFrameReader(capture, drop=True).start()
     number, frame = reader.read()
+    assert number == 0
     taken = [number]
     del frame
-    wait_for(lambda: capture.reads == capture.total)   # the camera ran far ahead of us
+    capture.go.set()
+    # Wait on the reader's own count (set once a frame is in its slot), not on the
+    # capture's: the capture counts a frame before the reader has stored it.
+    wait_for(lambda: reader.produced == capture.total)  # the camera ran far ahead of us
     number, frame = reader.read()
     assert number == capture.total - 1                 # the newest frame, not the next one
     assert frame[0, 0, 0] == (capture.total - 1) % 256
@@ -116,6 +130,20 @@ def test_a_slow_consumer_drops_frames_instead_of_queueing_them():
     assert capture.most_alive <= 3     # one waiting, one being read, one being tracked
     reader.close()
     assert capture.released
+
+
+def test_the_last_frame_is_kept_when_the_stream_ends_before_anyone_reads():
+    # What a busy machine can do to the test above: the camera runs out before the
+    # first read.  The newest frame must still come out, then the end.
+    capture = FastCapture(total=7)
+    reader = LatestFrameReader(capture, drop=True).start()
+    reader._thread.join(60)
+    assert not reader._thread.is_alive()
+    number, frame = reader.read()
+    assert number == 6 and frame[0, 0, 0] == 6
+    assert reader.read() is None
+    assert reader.dropped == 6 and reader.produced == 7
+    reader.close()
 
 
 def test_a_slow_consumer_sees_increasing_frame_numbers_and_every_frame_is_counted():

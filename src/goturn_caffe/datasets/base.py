@@ -22,6 +22,13 @@ class Frame:
     # the VOT protocol measures overlap against it, not against ``box``.
     region: Optional[tuple] = None
     tags: frozenset = frozenset()
+    # The target is not visible in this frame (GOT-10k ``absence.label``, LaSOT's
+    # full occlusion or out of view): scorers apply their own rule to it, and
+    # training never draws it.
+    absent: bool = False
+    # GOT-10k's visible fraction level (``cover.label``, 0..8; 0 = not visible);
+    # None where the dataset has none.
+    cover: Optional[int] = None
 
 
 @dataclass
@@ -29,6 +36,9 @@ class Video:
     name: str
     frames: list  # list[Frame]
     category: str = ""
+    # The sequence's attribute labels (OTB's "IV", "OCC", ...; LaSOT's and UAV123's),
+    # for per-attribute scores; empty where the dataset has none.
+    attributes: tuple = ()
 
     def __len__(self) -> int:
         return len(self.frames)
