@@ -1,7 +1,10 @@
 # goturn-caffe: the two commands are `make demo` and `make test`; each sets up
 # everything it needs (system packages, virtualenv, Caffe built from source).
 SHELL := /bin/bash
-PYTHON ?= python3.11
+# The interpreter follows Boost.Python (pycaffe links libboost_python3XX, which only
+# works in the Python it was built for): caffe_build/pick_python.sh finds it after
+# `make deps`.  PYTHON=python3.X overrides.
+PYTHON ?=
 VENV ?= .venv
 PY := $(VENV)/bin/python
 JOBS ?= $(shell nproc)
@@ -41,18 +44,27 @@ deps:
 
 # Python packages go through a wheelhouse beside the Caffe cache: filled from PyPI
 # when it is reachable, so that later set-ups (a fresh clone, a new venv) also
-# work offline.  setuptools/wheel are there for the builds of the few sdists and
-# of this project itself.
+# work offline.  Wheels only (--only-binary :all:): the set-up never builds a
+# package from source, so a missing wheel is one clear pip error, never a compiler
+# or cmake run.  setuptools/wheel (wheels too) build this project's own editable
+# install.
 WHEELHOUSE ?= $(HOME)/.cache/goturn-caffe/wheels
 PIP := $(PY) -m pip -q --disable-pip-version-check
-$(VENV)/.installed: requirements.txt requirements-vot.txt setup.py
-	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found (Caffe's Boost.Python is built for it; set PYTHON=...)"; exit 2; }
-	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
-	@$(PIP) download -d $(WHEELHOUSE) -r requirements.txt setuptools wheel 2>/dev/null \
-	  && $(PIP) download -d $(WHEELHOUSE) --no-deps -r requirements-vot.txt 2>/dev/null \
-	  || echo "[venv] PyPI not reachable: installing from $(WHEELHOUSE) only"
-	$(PIP) install --no-index --find-links $(WHEELHOUSE) -r requirements.txt
-	$(PIP) install --no-index --find-links $(WHEELHOUSE) --no-deps -r requirements-vot.txt
+WHEELS_ONLY := --only-binary :all:
+$(VENV)/.installed: requirements.txt requirements-vot.txt setup.py caffe_build/pick_python.sh
+	@python="$(PYTHON)"; \
+	if [ -z "$$python" ]; then python=$$(caffe_build/pick_python.sh) || exit 2; fi; \
+	command -v "$$python" >/dev/null || { echo "make: $$python not found (set PYTHON= to an installed interpreter)"; exit 2; }; \
+	want=$$("$$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])'); \
+	if [ -x $(PY) ]; then have=$$($(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])'); \
+	  [ "$$have" = "$$want" ] || { echo "make: $(VENV) holds Python $$have but the set-up needs $$want ($$python): remove $(VENV) (make clean) and run make again"; exit 2; }; \
+	else echo "[venv] $(VENV) with $$python (Python $$want)"; "$$python" -m venv $(VENV) || exit 2; fi
+	@$(PIP) download $(WHEELS_ONLY) -d $(WHEELHOUSE) -r requirements.txt setuptools wheel 2>/dev/null \
+	  && $(PIP) download $(WHEELS_ONLY) -d $(WHEELHOUSE) --no-deps -r requirements-vot.txt 2>/dev/null \
+	  || echo "[venv] PyPI not reachable, or a wheel is missing: installing from $(WHEELHOUSE) only"
+	$(PIP) install $(WHEELS_ONLY) --no-index --find-links $(WHEELHOUSE) -r requirements.txt
+	$(PIP) install $(WHEELS_ONLY) --no-index --find-links $(WHEELHOUSE) --no-deps -r requirements-vot.txt
+	$(PY) caffe_build/patch_attributee.py $(PY)
 	$(PIP) install --no-index --find-links $(WHEELHOUSE) --no-deps -e .
 	@touch $@
 

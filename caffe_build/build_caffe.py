@@ -121,6 +121,23 @@ def library_dirs(prefix: str | None) -> list[str]:
     return [d for d in dirs if os.path.isdir(d)]
 
 
+def check_boost_python(prefix: str | None, version: str) -> None:
+    """pycaffe links ``libboost_python<version>``: it must exist for the venv's Python
+    (``version`` as ``311``), since a Boost.Python built for another Python fails at
+    ``import caffe``."""
+    name = f"libboost_python{version}.so"
+    dirs = library_dirs(prefix)
+    if any(os.path.exists(os.path.join(d, name)) for d in dirs):
+        return
+    found = sorted({f.name for d in dirs for f in Path(d).glob("libboost_python3*.so")})
+    dotted = f"{version[0]}.{version[1:]}"
+    raise BuildError(
+        f"{name} not found: the venv's Python is {dotted}, but Boost.Python is installed for "
+        + (", ".join(found) if found else "no Python (run `make deps`)")
+        + "; remove .venv and run make without PYTHON= (it picks the Python Boost.Python was "
+        "built for), or install Boost.Python for Python " + dotted)
+
+
 def check_dependencies(prefix: str | None, python: str) -> None:
     dirs = include_dirs(prefix, system=True)
     missing = [f"{pkg} ({header})" for header, pkg in REQUIRED_HEADERS.items()
@@ -596,6 +613,7 @@ def main(argv=None) -> int:
 
     check_dependencies(prefix, python)
     py = python_config(python)
+    check_boost_python(prefix, py["version"])
     cuda = find_cuda()
     source, info = resolve_source(cache, python)
     flags = {"cuda": cuda, "python": py["version"], "deps_prefix": prefix,
