@@ -181,8 +181,7 @@ def find_cuda() -> dict | None:
         if not any(os.path.exists(os.path.join(d, header)) for d in search):
             raise BuildError(f"CUDA build needs {header} (cuBLAS/cuRAND development headers); "
                              "install them or put them under CAFFE_DEPS_PREFIX/include")
-    arch = os.environ.get("CUDA_ARCH") or local_gpu_arch() or "90"
-    archs = arch.replace(",", " ").replace("sm_", "").split()
+    archs = cuda_archs(os.environ.get("CUDA_ARCH"), toolkit_version(nvcc), local_gpu_arch())
     has_cudnn_h = any(os.path.exists(os.path.join(d, "cudnn.h")) for d in search)
     cudnn = os.environ.get("USE_CUDNN") or ("1" if has_cudnn_h else "0")
     if cudnn == "1" and not has_cudnn_h:
@@ -208,6 +207,54 @@ def find_cuda() -> dict | None:
     if nccl:  # only when asked: keeps the cache keys of builds without it unchanged
         cuda["nccl"] = True
     return cuda
+
+
+# What each CUDA major version compiles for (its lowest architecture), and the
+# default set of a build with no GPU to ask: the cards in use that it supports
+# (Pascal GTX 10xx, Turing RTX 20xx/T4, Ampere RTX 30xx, Ada RTX 40xx/L4, Hopper).
+# CUDA 13 dropped every architecture below sm_75 (Maxwell, Pascal, Volta).
+CUDA_TOOLKITS = {
+    11: {"lowest": 35, "default": ["61", "75", "86"]},
+    12: {"lowest": 50, "default": ["61", "75", "86", "89", "90"]},
+    13: {"lowest": 75, "default": ["75", "86", "89", "90"]},
+}
+
+
+def toolkit_version(nvcc: str) -> tuple:
+    """``(major, minor)`` of the toolkit that ``nvcc`` belongs to (``release 12.8``)."""
+    out = subprocess.run([nvcc, "--version"], capture_output=True, text=True)
+    found = re.search(r"release (\d+)\.(\d+)", out.stdout)
+    if out.returncode or not found:
+        raise BuildError(f"{nvcc} --version does not say its CUDA release; is it nvcc?")
+    return int(found.group(1)), int(found.group(2))
+
+
+def cuda_archs(requested: str | None, version: tuple, local: str | None) -> list:
+    """The architectures to compile for: ``CUDA_ARCH`` (``"61 86"``, ``sm_90``, ``75,90``),
+    else the local GPU's, else the toolkit's default set; one that the toolkit cannot
+    build stops with one line that says which toolkit can."""
+    major, minor = version
+    known = CUDA_TOOLKITS.get(major)
+    if requested:
+        archs = requested.replace(",", " ").replace("sm_", "").split()
+        bad = [a for a in archs if not a.isdigit()]
+        if bad or not archs:
+            raise BuildError(f"CUDA_ARCH={requested!r}: give compute capabilities such as 61, "
+                             "86 or sm_90, separated by spaces or commas")
+    elif local:
+        archs = [local]
+    elif known:
+        archs = list(known["default"])
+    else:
+        archs = ["90"]
+    lowest = known["lowest"] if known else (75 if major > 13 else 0)
+    too_old = [a for a in archs if int(a) < lowest]
+    if too_old:
+        older = "CUDA 12" if lowest >= 75 else "an older CUDA"
+        raise BuildError(f"CUDA {major}.{minor} cannot build for "
+                         f"{', '.join('sm_' + a for a in too_old)}: it supports sm_{lowest} and "
+                         f"newer; use {older} for that GPU (CUDA_HOME=<CUDA 12 toolkit>)")
+    return archs
 
 
 def local_gpu_arch() -> str | None:

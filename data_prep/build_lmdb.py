@@ -2,9 +2,10 @@
 """Build the LMDB training cache (``make data``).
 
 Stores every image training reads (annotated ALOV300++ frames, ImageNet DET
-still images, optional OTB videos), verified to decode, with the annotation
-index. Writes into a hidden partial folder beside <out> and renames it to
-<out> only when complete; re-running after an interruption resumes, skipping
+still images, the visible frames of GOT-10k, LaSOT and TrackingNet training
+videos, optional OTB videos), verified to decode, with the annotation index.
+Writes into a hidden partial folder beside <out> and renames it to <out> only
+when complete; re-running after an interruption resumes, skipping
 the finished images.
 Train from it with ``tools/train.py --lmdb <out>``.
 """
@@ -18,6 +19,7 @@ from goturn_caffe.cli import command
 from goturn_caffe.datasets.arguments import add_dataset_arguments, training_set_from_args
 from goturn_caffe.datasets.lmdb_cache import build_cache
 from goturn_caffe.datasets.training_set import TrainingSet
+from goturn_caffe.fileio import check_not_inputs
 from goturn_caffe.paths import OUTPUT_DIR
 
 
@@ -33,6 +35,7 @@ def main(argv=None) -> int:
     parser.add_argument("--show", type=int, default=5, metavar="N",
                         help="skipped entries listed per reason (0 = all; default: 5)")
     args = parser.parse_args(argv)
+    check_not_inputs({"--out": args.out}, [args.alov, args.det, args.otb])
     build = build_cache(training_set_from_args(args), args.out, args.workers, args.force)
     cached = TrainingSet.from_lmdb(build.path)
     if build.up_to_date:

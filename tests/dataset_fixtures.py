@@ -86,3 +86,38 @@ def make_otb_sequence(root: Path, name: str, boxes: list, separator: str = ",",
     (sequence / groundtruth).write_text(
         "".join(separator.join(str(v) for v in box) + "\n" for box in boxes))
     return sequence
+
+
+def exif_with_thumbnail(thumbnail: bytes) -> bytes:
+    """An APP1 EXIF segment holding ``thumbnail`` (a whole JPEG, with its own SOI,
+    scan and EOI markers): a little-endian TIFF header, an empty IFD0 and an IFD1
+    giving the thumbnail's offset and length, as cameras write them."""
+    import struct
+
+    ifd1_offset = 8 + 6                       # after the header and the empty IFD0
+    thumb_offset = ifd1_offset + 2 + 2 * 12 + 4
+    tiff = (b"II*\0" + struct.pack("<I", 8)
+            + struct.pack("<HI", 0, ifd1_offset)                     # IFD0: no entries, then IFD1
+            + struct.pack("<H", 2)
+            + struct.pack("<HHII", 0x0201, 4, 1, thumb_offset)        # JPEGInterchangeFormat
+            + struct.pack("<HHII", 0x0202, 4, 1, len(thumbnail))      # JPEGInterchangeFormatLength
+            + struct.pack("<I", 0) + thumbnail)
+    body = b"Exif\0\0" + tiff
+    return b"\xff\xe1" + struct.pack(">H", len(body) + 2) + body
+
+
+def jpeg_with_exif_thumbnail(width: int = 64, height: int = 48, seed: int = 0) -> bytes:
+    """A textured JPEG whose EXIF block (right after SOI) holds a 16x12 thumbnail."""
+    rng = np.random.default_rng(seed)
+    blocks = rng.integers(0, 256, size=(height // 4 + 1, width // 4 + 1, 3), dtype=np.uint8)
+    image = cv2.resize(blocks, (width, height), interpolation=cv2.INTER_NEAREST)
+    main = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
+    thumbnail = cv2.imencode(".jpg", cv2.resize(image, (16, 12)))[1].tobytes()
+    return main[:2] + exif_with_thumbnail(thumbnail) + main[2:]
+
+
+def cut_inside_main_scan(data: bytes) -> bytes:
+    """``data`` cut halfway through its last scan (the main image's, after any
+    thumbnail): everything up to the thumbnail's EOI marker is still there."""
+    scan = data.rfind(b"\xff\xda")
+    return data[:scan + (len(data) - scan) // 2]

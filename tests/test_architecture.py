@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "goturn_caffe"
 # docs/architecture.md's table: first dotted component below goturn_caffe -> layer.
 LAYERS = {
     "paths": 0, "config": 0, "fileio": 0, "caffe_env": 0, "plotting": 0,
-    "geometry": 1, "datasets": 2, "model": 3, "train": 4, "track": 5, "vot": 6,
+    "geometry": 1, "datasets": 2, "model": 3, "train": 4, "track": 5, "vot": 6, "ope": 6,
     "ablation": 7, "benchmarks": 7, "doctor": 7, "cli": 7, "data_layer": 7, "demo": 7, "gpu_session": 7,
 }
 

@@ -298,7 +298,7 @@ def test_planned_work_is_printed_at_start(tmp_path, capsys):
 
 
 def test_eta_is_announced_from_the_measured_rate(monkeypatch):
-    from goturn_caffe.vot import runner
+    from goturn_caffe.track import workers as runner
 
     clock = [100.0]
     monkeypatch.setattr(runner.time, "monotonic", lambda: clock[0])
@@ -312,7 +312,9 @@ def test_eta_is_announced_from_the_measured_rate(monkeypatch):
     assert said == ["ETA: 2 min 00 s for the 120 frames left, at the 1.0 frames/s of the first 10 s"]
     progress.advance(1)
     assert len(said) == 1
-    unit = runner.Unit("static", "static", "baseline", 0, frames=10, expected=3, at_most=15)
+    from goturn_caffe.vot.runner import Unit
+
+    unit = Unit("static", "static", "baseline", 0, frames=10, expected=3, at_most=15)
     progress.finished(unit, 5)                          # not deterministic: 2 more repetitions
     assert progress.total == 150
     progress.close()
@@ -321,7 +323,7 @@ def test_eta_is_announced_from_the_measured_rate(monkeypatch):
 def test_progress_under_a_pipe_is_plain_lines(monkeypatch):
     import io
 
-    from goturn_caffe.vot import runner
+    from goturn_caffe.track import workers as runner
 
     clock = [0.0]
     monkeypatch.setattr(runner.time, "monotonic", lambda: clock[0])

@@ -1,6 +1,6 @@
 """Model downloads (tools/fetch_models.py, goturn_caffe.model.fetch) against a local
-HTTP server on 127.0.0.1 (issue 15): the pinned table is replaced by small fixture
-files; OpenCV's zip is checked against the real OpenCV architecture."""
+HTTP server on 127.0.0.1 (issues 15, 21): the pinned table is replaced by small fixture
+files; OpenCV's zip and prototxt are checked against the real OpenCV architecture."""
 
 import filecmp
 import hashlib
@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import zipfile
 
 import numpy as np
@@ -241,8 +242,10 @@ def stored_zip(members: dict) -> bytes:
     return buffer.getvalue()
 
 
-def serve_split_zip(server, zipped: bytes, prototxt: bytes = b"name: 'GOTURN'\n") -> dict:
-    """Serve ``zipped`` as four parts plus goturn.prototxt; the pinned table for them."""
+def serve_split_zip(server, zipped: bytes, prototxt: bytes = None) -> dict:
+    """Serve ``zipped`` as four parts plus goturn.prototxt (default: the project's copy
+    of OpenCV's architecture); the pinned table for them."""
+    prototxt = OPENCV_DEPLOY.read_bytes() if prototxt is None else prototxt
     cuts = [0, len(zipped) // 4, len(zipped) // 2, 3 * len(zipped) // 4, len(zipped)]
     files = [PinnedFile("goturn.prototxt", "opencv", len(prototxt))]
     server.files["goturn.prototxt"] = prototxt
@@ -334,3 +337,189 @@ def test_not_downloaded_lists_each_missing_file(server, tmp_path):
     assert [(m.url, m.dest, m.reason) for m in caught.value.missing] == [
         (f"{server.url}/gone.bin", tmp_path / "gone.bin", "HTTP 404 Not Found")]
     assert (tmp_path / "here.bin").read_bytes() == data  # the others are still downloaded
+
+
+# --- issue 21: digests, the prototxt's architecture, servers that trickle ------------------
+
+def test_every_published_file_is_pinned_by_a_digest_except_opencvs_zip_parts():
+    for model in fetch.MODELS.values():
+        for pinned in model.files:
+            if pinned.name.startswith("goturn.caffemodel.zip."):
+                assert pinned.size in fetch.OPENCV_PART_SIZES  # no digest published: size + CRC
+            else:
+                assert {"sha1", "sha256"} & set(pinned.digests), pinned.name
+    prototxt = fetch.MODELS["opencv-goturn"].files[0]
+    assert (prototxt.name, prototxt.size, prototxt.sha1) == (
+        "goturn.prototxt", 7949, "d9016c4f3c0e7b36338564993ea33a5510e715ab")
+
+
+def test_sha256_and_git_blob_ids_are_checked_like_sha1(server, tmp_path):
+    data = random_bytes(5000, seed=3)
+    url, size, _ = serve(server, "a.bin", data)
+    (tmp_path / "copy.bin").write_bytes(data)
+    blob = subprocess.run(["git", "hash-object", str(tmp_path / "copy.bin")], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    good = {"sha256": hashlib.sha256(data).hexdigest(), "git-blob": blob}
+    assert fetch.file_digests(tmp_path / "copy.bin", good) == good
+    path = fetch_file(url, tmp_path / "a.bin", size, digests=good, progress=False)
+    assert path.read_bytes() == data
+    path.unlink()
+    for name in good:
+        wrong = dict(good, **{name: "0" * len(good[name])})
+        label = fetch.DIGEST_LABELS[name]
+        with pytest.raises(DownloadError, match=re.escape(f"{url}: {label} is {good[name]}, expected")):
+            fetch_file(url, tmp_path / "a.bin", size, digests=wrong, progress=False)
+        assert listing(tmp_path) == ["copy.bin"]
+
+
+def html_page(size: int) -> bytes:
+    page = b"<!DOCTYPE html><html><body><h1>404 Not Found</h1>"
+    return page + b" " * (size - len(page) - len(b"</body></html>")) + b"</body></html>"
+
+
+def test_an_html_page_of_the_pinned_size_is_refused_as_goturn_prototxt(server, tmp_path):
+    """The real pinned table, through a mirror: only the digest can tell."""
+    server.files["goturn.prototxt"] = html_page(fetch.OPENCV_PROTOTXT_SIZE)
+    with pytest.raises(DownloadError, match=re.escape(
+            f"{server.url}/goturn.prototxt: SHA-1 is {sha1(server.files['goturn.prototxt'])}, "
+            f"expected {fetch.OPENCV_PROTOTXT_SHA1}; the download was deleted")):
+        fetch_model("opencv-goturn", tmp_path / "models", tmp_path / "cache", mirror=server.url,
+                    progress=False)
+    assert listing(tmp_path / "cache") == [] and not (tmp_path / "models").exists()
+    # The same page left in the cache by hand is named and deleted, never installed.
+    (tmp_path / "cache" / "goturn.prototxt").write_bytes(html_page(fetch.OPENCV_PROTOTXT_SIZE))
+    with pytest.raises(DownloadError, match="goturn.prototxt: SHA-1 is .* deleted, run again"):
+        fetch_model("opencv-goturn", tmp_path / "models", tmp_path / "cache", mirror=server.url,
+                    progress=False)
+    assert listing(tmp_path / "cache") == [] and not (tmp_path / "models").exists()
+
+
+def test_a_prototxt_of_another_net_is_refused_deleted_and_downloaded_again(server, caffe, tmp_path):
+    """Without a digest (the check is pluggable) the architecture check still refuses a
+    junk prototxt of the right size, deletes it from the cache, and the next run
+    downloads the real one instead of installing the junk."""
+    table = serve_split_zip(server, stored_zip({"readme.txt": random_bytes(50_000)}))
+    good = server.files["goturn.prototxt"]
+    junk = (REPO_ROOT / "prototxt" / "goturn_deploy.prototxt").read_bytes()[:len(good)]
+    junk += b"\n" * (len(good) - len(junk))
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "goturn.prototxt").write_bytes(junk)
+    with pytest.raises(DownloadError, match=re.escape(f"{cache / 'goturn.prototxt'}: ")
+                       + r".*(not OpenCV's GOTURN|not a valid net).*it was deleted"):
+        fetch_opencv(server, table, tmp_path)
+    assert not (cache / "goturn.prototxt").exists() and not (tmp_path / "models").exists()
+    assert [name for name, _ in server.requests] == PART_NAMES  # the junk was never asked for
+    server.requests.clear()
+    with pytest.raises(DownloadError, match=r"holds no \.caffemodel"):  # past the prototxt check
+        fetch_opencv(server, table, tmp_path)
+    assert (cache / "goturn.prototxt").read_bytes() == good
+    assert [name for name, _ in server.requests] == ["goturn.prototxt"]  # the parts were kept
+
+
+@pytest.mark.parametrize("text, problem", [
+    (html_page(3000).decode(), "not a valid net prototxt"),
+    ('name: "GOTURN"\ninput: "data1"\n', "net inputs"),
+])
+def test_check_opencv_prototxt_names_the_problem(caffe, tmp_path, text, problem):
+    path = tmp_path / "goturn.prototxt"
+    path.write_text(text)
+    with pytest.raises(DownloadError, match=re.escape(f"{path}: {problem}")):
+        fetch.check_opencv_prototxt(path)
+    fetch.check_opencv_prototxt(OPENCV_DEPLOY)  # the project's copy is the architecture
+
+
+class TrickleServer:
+    """Announces ``size`` bytes, then sends one byte every ``interval`` seconds for at
+    most ``limit`` bytes (then closes); answers 404 after the first request, so a
+    client that does not give up fails rather than waiting forever."""
+
+    def __init__(self, size=1_000_000, interval=0.02, limit=1500):
+        self.requests = 0
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                owner.requests += 1
+                if owner.requests > 1:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(size))
+                self.end_headers()
+                try:
+                    for _ in range(limit):
+                        self.wfile.write(b"x")
+                        self.wfile.flush()
+                        time.sleep(interval)
+                except OSError:
+                    pass  # the client gave up
+                self.close_connection = True
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/slow.bin"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def trickle():
+    server = TrickleServer()
+    yield server
+    server.close()
+
+
+def test_a_server_that_trickles_is_given_up_on_with_one_line(trickle, tmp_path):
+    """Each byte comes well within the socket timeout (60 s), so only the progress
+    deadline (64 KiB within 1 s) can end it; the trickle lasts 30 s at most."""
+    with pytest.raises(fetch.Unreachable) as caught:
+        fetch_file(trickle.url, tmp_path / "slow.bin", 1_000_000, timeout=60.0,
+                   progress_seconds=1.0, progress=False)
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith(f"cannot download {trickle.url} (too slow: ")
+    assert f"fewer than the {fetch.PROGRESS_BYTES} wanted" in message
+    assert trickle.requests == 1  # given up on, not retried
+    kept = partial_path(tmp_path / "slow.bin")
+    assert 0 < kept.stat().st_size < 1500 and set(kept.read_bytes()) == {ord("x")}  # resumable
+    assert not (tmp_path / "slow.bin").exists()
+
+
+def test_the_tool_bounds_a_trickling_server_with_timeout(trickle, tmp_path):
+    done = subprocess.run([sys.executable, str(TOOL), "caffenet", "--mirror", trickle.url.rsplit("/", 1)[0],
+                           "--cache", str(tmp_path / "cache"), "--models-dir", str(tmp_path / "models"),
+                           "--timeout", "1", "--no-progress"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr
+    assert lines[0].startswith(f"fetch_models.py: cannot download {trickle.url.rsplit('/', 1)[0]}/"
+                               f"{CAFFENET_FILENAME} (")
+    assert not (tmp_path / "cache" / CAFFENET_FILENAME).exists()
+
+
+def test_a_junk_prototxt_installed_by_an_earlier_version_is_replaced_alone(server, caffe, tmp_path):
+    """models/opencv/ already holds the model, but its goturn.prototxt is an HTML page
+    of the right size (installed unchecked before): only the prototxt is downloaded
+    again, checked, and put in its place; the caffemodel is left as it is."""
+    good = OPENCV_DEPLOY.read_bytes()
+    table = serve_split_zip(server, stored_zip({"readme.txt": b"unused"}), good)
+    pinned = table["opencv-goturn"].files
+    table = {"opencv-goturn": NamedModel((PinnedFile("goturn.prototxt", "opencv", len(good),
+                                                     sha1(good)),) + pinned[1:], "test",
+                                         opencv_zip=True)}
+    folder = tmp_path / "models" / "opencv"
+    folder.mkdir(parents=True)
+    (folder / "goturn.caffemodel").write_bytes(b"weights checked when they were installed")
+    (folder / "goturn.prototxt").write_bytes(html_page(len(good)))
+    assert fetch_opencv(server, table, tmp_path) == folder / "goturn.caffemodel"
+    assert server.requests == [("goturn.prototxt", None)]
+    assert (folder / "goturn.prototxt").read_bytes() == good
+    assert (folder / "goturn.caffemodel").read_bytes() == b"weights checked when they were installed"
+    assert fetch_opencv(server, table, tmp_path) == folder / "goturn.caffemodel"
+    assert len(server.requests) == 1  # the pinned prototxt is there now: nothing is downloaded

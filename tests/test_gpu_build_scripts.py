@@ -114,6 +114,43 @@ def test_cuda_makefile_config(tmp_path):
     assert "CPU_ONLY := 1" in build_caffe.makefile_config(py, None, None, tmp_path).splitlines()
 
 
+def write_fake_nvcc(path: Path, release: str) -> None:
+    path.write_text("#!/bin/sh\necho 'nvcc: NVIDIA (R) Cuda compiler driver'\n"
+                    f"echo 'Cuda compilation tools, release {release}, V{release}.88'\n")
+    path.chmod(0o755)
+
+
+@pytest.mark.parametrize("requested, release, local, expected", [
+    (None, (12, 8), None, ["61", "75", "86", "89", "90"]),   # a CUDA 12 cross-build: Pascal..Hopper
+    (None, (13, 0), None, ["75", "86", "89", "90"]),         # CUDA 13 has nothing below sm_75
+    (None, (13, 0), "89", ["89"]),                           # the local GPU wins
+    ("sm_61,86", (12, 4), "90", ["61", "86"]),               # CUDA_ARCH wins over both
+    ("75 90", (13, 0), None, ["75", "90"]),
+])
+def test_cuda_architectures_follow_the_toolkit(requested, release, local, expected):
+    assert build_caffe.cuda_archs(requested, release, local) == expected
+
+
+@pytest.mark.parametrize("requested, release, message", [
+    ("61", (13, 0), "CUDA 13.0 cannot build for sm_61: it supports sm_75 and newer; use CUDA 12"),
+    ("sm_61 sm_70 90", (13, 1), "CUDA 13.1 cannot build for sm_61, sm_70: it supports sm_75"),
+    ("35", (12, 8), "CUDA 12.8 cannot build for sm_35: it supports sm_50 and newer; use an older"),
+    ("ampere", (12, 8), "CUDA_ARCH='ampere': give compute capabilities such as 61, 86 or sm_90"),
+])
+def test_an_architecture_the_toolkit_dropped_stops_in_one_line(requested, release, message):
+    with pytest.raises(SystemExit) as stop:
+        build_caffe.cuda_archs(requested, release, None)
+    assert message in str(stop.value) and "\n" not in str(stop.value)
+
+
+def test_the_toolkit_release_is_read_from_nvcc(tmp_path):
+    write_fake_nvcc(tmp_path / "nvcc", "12.6")
+    assert build_caffe.toolkit_version(str(tmp_path / "nvcc")) == (12, 6)
+    (tmp_path / "nvcc").write_text("#!/bin/sh\necho hello\n")
+    with pytest.raises(SystemExit, match="does not say its CUDA release"):
+        build_caffe.toolkit_version(str(tmp_path / "nvcc"))
+
+
 @pytest.fixture
 def fake_cuda(tmp_path, monkeypatch):
     """A CUDA home with nvcc, cuBLAS/cuRAND headers and libraries, but no cuDNN or NCCL."""
@@ -125,6 +162,7 @@ def fake_cuda(tmp_path, monkeypatch):
                 "lib64/libcudart.so", "lib64/libcublas.so", "lib64/libcurand.so"):
         (home / rel).parent.mkdir(parents=True, exist_ok=True)
         (home / rel).touch()
+    write_fake_nvcc(home / "bin" / "nvcc", "13.0")
     for var in ("CPU_ONLY", "USE_CUDNN", "USE_NCCL", "CUDNN_WORKSPACE_MB", "CAFFE_DEPS_PREFIX",
                 "CUDA_ARCH"):
         monkeypatch.delenv(var, raising=False)

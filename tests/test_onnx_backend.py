@@ -211,3 +211,41 @@ def test_track_py_backend_onnxruntime(model, track_tool, tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and message in err, err
         assert not (tmp_path / "x.txt").exists()
+
+
+def test_another_deploy_prototxt_makes_the_export_again(model, tmp_path, monkeypatch):
+    """Same weights, a deploy that computes something else (LRN's alpha doubled: the
+    weights still fit): the cached export of the first deploy must not be used."""
+    from google.protobuf import text_format
+
+    from goturn_caffe.model.net import load_net, read_net_prototxt
+
+    deploy, weights = model[0], tmp_path / "model.caffemodel"
+    shutil.copy(model[1], weights)
+    other = read_net_prototxt(deploy)
+    lrn = [layer for layer in other.layer if layer.type == "LRN"]
+    assert lrn
+    for layer in lrn:
+        layer.lrn_param.alpha *= 2
+    other_deploy = tmp_path / "other_deploy.prototxt"
+    other_deploy.write_text(text_format.MessageToString(other))
+    exports = []
+    real_export = onnx_backend.export_for
+    monkeypatch.setattr(onnx_backend, "export_for",
+                        lambda *args: exports.append(args[0]) or real_export(*args))
+    inputs = crop_pair(car_frames(2), CAR_BOX)
+
+    def fc8(net):
+        for name, array in inputs.items():
+            net.blobs[name].data[...] = array
+        return net.forward()["fc8"].copy()
+
+    first = fc8(onnx_backend.cached_export(deploy, weights))
+    second = onnx_backend.cached_export(other_deploy, weights)
+    assert exports == [deploy, other_deploy]  # made again for the other prototxt
+    assert second.metadata["goturn_caffe.deploy_sha256"] == file_digest(other_deploy)
+    expected = fc8(load_net(other_deploy, weights))
+    assert np.abs(fc8(second) - expected).max() < 1e-4
+    assert np.abs(first - expected).max() > 1e-3  # the two deploys do differ
+    onnx_backend.cached_export(other_deploy, weights)
+    assert len(exports) == 2  # and that export is then reused

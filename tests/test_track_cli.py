@@ -17,11 +17,11 @@ import sys
 import cv2
 import numpy as np
 import pytest
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, load_tool
 
 from goturn_caffe.datasets.base import SkipReport
 from goturn_caffe.datasets.image_io import read_frame
-from goturn_caffe.fileio import partial_path
+from goturn_caffe.fileio import partial_owner, partial_path, partials_of
 from goturn_caffe.geometry.boxes import Box
 from goturn_caffe.track import app
 from goturn_caffe.track.base import Tracker
@@ -254,6 +254,7 @@ def test_progress_lines_every_tenth_of_the_run():
 
 KILLED_WRITER = """
 import os, signal, sys
+print(os.getpid(), flush=True)
 from goturn_caffe.geometry.boxes import Box
 from goturn_caffe.track.output import TrackWriter
 writer = TrackWriter(sys.argv[1])
@@ -263,44 +264,82 @@ os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
+def run_pid(run) -> int:
+    return int(run.stdout.split()[0])
+
+
 def test_kill_9_leaves_the_boxes_so_far_readable_and_a_rerun_replaces_them(tmp_path):
     boxes = tmp_path / "b.txt"
     run = subprocess.run([sys.executable, "-c", KILLED_WRITER, str(boxes), str(FLUSH_EVERY * 2 + 5)],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == -signal.SIGKILL
     assert not boxes.exists()                          # never a half-written final file
-    lines = partial_path(boxes).read_text().splitlines()
+    [left] = partials_of(boxes)                        # the killed run's own partial
+    assert partial_owner(left) == run_pid(run) and left.suffix == ".txt"
+    lines = left.read_text().splitlines()
     assert lines == [f"{i}.00,2.00,3.00,4.00" for i in range(FLUSH_EVERY * 2)]
-    writer = TrackWriter(boxes)                        # the rerun writes the same partial again
+    writer = TrackWriter(boxes)                        # the rerun deletes the dead run's partial
+    assert not left.exists()
     writer.add(0, None, Box.from_xywh(7, 7, 7, 7))
     writer.close()
-    assert boxes.read_text() == "7.00,7.00,7.00,7.00\n" and not partial_path(boxes).exists()
+    assert boxes.read_text() == "7.00,7.00,7.00,7.00\n" and not partials_of(boxes)
 
 
 # ---- which weights with none given --------------------------------------------------------
-def test_default_weights_fall_back_to_the_demonstration_model_and_say_so(tmp_path):
+def test_default_weights_follow_the_one_model_order_and_say_so_for_the_demo(tmp_path):
     from goturn_caffe.model.net import DEMO_MODEL, MODELS_DIR, OPENCV_MODEL, TRAINED_MODEL
+    from goturn_caffe.track.api import choose_model
 
-    default, demo = (tmp_path / p.relative_to(MODELS_DIR) for p in (TRAINED_MODEL, DEMO_MODEL))
+    default, demo, opencv = (tmp_path / p.relative_to(MODELS_DIR)
+                             for p in (TRAINED_MODEL, DEMO_MODEL, OPENCV_MODEL))
     with pytest.raises(ValueError, match=r"goturn.caffemodel: no such weights file; .*`make demo`"
-                                         r".*`make model` and --model-format opencv"):
-        app.tracking_weights(models_dir=tmp_path)
+                                         r".*`make model` for OpenCV's trained GOTURN"):
+        app.tracking_model(models_dir=tmp_path)
     with pytest.raises(ValueError, match="`make model` downloads"):
-        app.tracking_weights(None, "opencv", models_dir=tmp_path)
+        app.tracking_model(None, "opencv", models_dir=tmp_path)
     demo.parent.mkdir(parents=True, exist_ok=True)
     demo.write_bytes(b"demo")
     said = []
-    assert app.tracking_weights(log=said.append, models_dir=tmp_path) == demo
+    chosen = app.tracking_model(log=said.append, models_dir=tmp_path)
+    assert (chosen.weights, chosen.model_format) == (demo, "goturn")
     assert len(said) == 1 and "DEMONSTRATION model of `make demo`" in said[0]
-    # OpenCV's model is another architecture: never picked for the authors' layout
-    opencv = tmp_path / OPENCV_MODEL.relative_to(MODELS_DIR)
+    # OpenCV's model comes before the demonstration model, as for open_tracker() and the demo
     opencv.parent.mkdir(parents=True, exist_ok=True)
     opencv.write_bytes(b"opencv")
-    assert app.tracking_weights(log=said.append, models_dir=tmp_path) == demo and len(said) == 2
-    assert app.tracking_weights(None, "opencv", log=said.append, models_dir=tmp_path) == opencv
+    chosen = app.tracking_model(log=said.append, models_dir=tmp_path)
+    assert (chosen.weights, chosen.model_format) == (opencv, "opencv") and len(said) == 1
+    assert chosen == choose_model(tmp_path)
+    # ... unless the authors' layout is asked for
+    assert app.tracking_model(None, "goturn", log=said.append, models_dir=tmp_path).weights == demo
     default.write_bytes(b"trained")
-    assert app.tracking_weights(log=said.append, models_dir=tmp_path) == default and len(said) == 2
-    assert app.tracking_weights(tmp_path / "x", log=said.append) == tmp_path / "x"
+    assert app.tracking_model(log=said.append, models_dir=tmp_path).weights == default
+    assert len(said) == 2
+    given = app.tracking_model(tmp_path / "x", log=said.append)
+    assert (given.weights, given.model_format) == (tmp_path / "x", "goturn")
+
+
+def test_track_py_uses_opencvs_model_before_the_demonstration_model(tmp_path, monkeypatch, car,
+                                                                     capsys):
+    """The order of choose_model, through the tool itself: with models/opencv/ present and no
+    trained model, track.py runs OpenCV's model in OpenCV's layout (it used the demo model)."""
+    from goturn_caffe.model.net import DEMO_MODEL, MODELS_DIR, OPENCV_MODEL, TRAINED_MODEL
+    from goturn_caffe.track import api
+
+    monkeypatch.setattr(api, "MODELS_DIR", tmp_path / "models")    # a checkout's models/
+    for name, model in [("TRAINED_MODEL", TRAINED_MODEL), ("DEMO_MODEL", DEMO_MODEL),
+                        ("OPENCV_MODEL", OPENCV_MODEL)]:
+        path = tmp_path / "models" / model.relative_to(MODELS_DIR)
+        monkeypatch.setattr(api, name, path)
+        if name != "TRAINED_MODEL":
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"never loaded")
+    tool = load_tool("track")
+    built = []
+    monkeypatch.setattr(tool, "build_tracker", lambda *a, **options: built.append(options) or ShiftTracker())
+    assert tool.main([str(car), "--output", str(tmp_path / "b.txt")]) == 0, capsys.readouterr().err
+    assert built[0]["weights"] == tmp_path / "models" / OPENCV_MODEL.relative_to(MODELS_DIR)
+    assert built[0]["model_format"] == "opencv"
+    assert api.choose_model().kind == "opencv"
 
 
 # ---- OpenCV's loop never crashes on a collapsed box ---------------------------------------
@@ -332,3 +371,42 @@ def test_opencv_loop_keeps_the_last_box_when_the_estimate_collapses():
     tracker.init(frame, Box(-5.5, 10, 0.1, 10.5))
     assert tracker.box == (0, 10, 1, 1)
     assert tracker.update(frame).to_xywh() == (0, 10, 1, 1)
+
+
+# ---- issue 21: a video that ends before the frame count in its header -----------------------
+def write_cut_avi(path, frames=12, keep=0.6):
+    """An MJPG AVI of ``frames`` noise frames, cut to ``keep`` of its bytes (7 of 12 frames
+    still decode; the header still counts 12)."""
+    rng = np.random.default_rng(0)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
+    for _ in range(frames):
+        writer.write(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8))
+    writer.release()
+    data = path.read_bytes()
+    path.write_bytes(data[:int(len(data) * keep)])
+    return path
+
+
+def test_a_cut_off_video_says_which_frames_are_missing(track, tmp_path):
+    video = write_cut_avi(tmp_path / "clip.avi")
+    status, out, err, tracker = track(video, "--box", "10,10,20,20", "--output", tmp_path / "b.txt")
+    assert status == 0, err       # the 7 boxes written are right: kept, and the gap said
+    assert len((tmp_path / "b.txt").read_text().splitlines()) == 7 == len(tracker.frames)
+    assert out.splitlines()[-1] == (f"{video}: the video ended after 7 of the 12 frames its header "
+                                    "counts (a cut-off or damaged file): frames 7..11 could not be "
+                                    "read and have no box")
+    # several targets / a CSV (what `--csv` runs): the same line
+    from goturn_caffe.track.base import PerTargetTrackers
+    from goturn_caffe.track.multi import track_video_targets
+
+    summary = track_video_targets(video, [Box.from_xywh(10, 10, 20, 20)] * 2,
+                                  lambda: PerTargetTrackers(ShiftTracker), csv_path=tmp_path / "b.csv")
+    assert len((tmp_path / "b.csv").read_text().splitlines()) == 1 + 2 * 7
+    assert summary.splitlines()[-1].startswith(f"{video}: the video ended after 7 of the 12 frames")
+
+
+def test_a_whole_video_says_nothing_about_missing_frames(track, tmp_path):
+    video = write_cut_avi(tmp_path / "clip.avi", keep=1.0)
+    status, out, err, _ = track(video, "--box", "10,10,20,20", "--output", tmp_path / "b.txt")
+    assert status == 0, err
+    assert len((tmp_path / "b.txt").read_text().splitlines()) == 12 and "ended after" not in out

@@ -192,3 +192,102 @@ class DyingTracker:
 def dying_tracker(marker: str, after: int, name: str) -> DyingTracker:
     """A picklable tracker factory (``functools.partial(dying_tracker, marker, after)``)."""
     return DyingTracker(Path(marker), after)
+
+
+# A tiny GOTURN-shaped net with one convolution big enough (K = 6 x 13 x 13 = 1014 products
+# per output, 16 x 441 outputs) for OpenBLAS to split it across threads, so its sums --
+# and the boxes -- change in the last bits with the BLAS thread count, as the real net's do.
+TINY_CONV_GOTURN_NET = """
+name: "tiny_conv_goturn"
+layer { name: "target" type: "Input" top: "target" input_param { shape { dim: 1 dim: 3 dim: 227 dim: 227 } } }
+layer { name: "image" type: "Input" top: "image" input_param { shape { dim: 1 dim: 3 dim: 227 dim: 227 } } }
+layer { name: "pool_t" type: "Pooling" bottom: "target" top: "pool_t" pooling_param { pool: AVE kernel_size: 7 stride: 7 } }
+layer { name: "pool_i" type: "Pooling" bottom: "image" top: "pool_i" pooling_param { pool: AVE kernel_size: 7 stride: 7 } }
+layer { name: "concat" type: "Concat" bottom: "pool_t" bottom: "pool_i" top: "concat" }
+layer { name: "conv" type: "Convolution" bottom: "concat" top: "conv" convolution_param { num_output: 16 kernel_size: 13 } }
+layer { name: "fc8-shapes" type: "InnerProduct" bottom: "conv" top: "fc8" inner_product_param { num_output: 4 } }
+"""
+
+
+def write_tiny_conv_goturn(folder: Path, seed: int = 0, fc8_scale: float = 2e-5) -> tuple:
+    """Like :func:`write_tiny_goturn`, with a convolution whose float sums depend on
+    the BLAS thread count (see TINY_CONV_GOTURN_NET). Returns ``(prototxt, caffemodel)``."""
+    from goturn_caffe.model.net import load_net
+
+    folder.mkdir(parents=True, exist_ok=True)
+    prototxt = folder / "tiny_conv_goturn.prototxt"
+    weights = folder / f"tiny_conv_goturn_{seed}.caffemodel"
+    prototxt.write_text(TINY_CONV_GOTURN_NET)
+    net = load_net(prototxt)
+    rng = np.random.default_rng(seed)
+    conv_weights, conv_bias = net.params["conv"]
+    conv_weights.data[...] = rng.normal(0, 0.05, conv_weights.data.shape)
+    conv_bias.data[...] = 0
+    fc8_weights, fc8_bias = net.params["fc8-shapes"]
+    fc8_weights.data[...] = rng.normal(0, fc8_scale, fc8_weights.data.shape)
+    fc8_bias.data[...] = [2.5, 2.5, 7.5, 7.5]
+    net.save(str(weights))
+    return prototxt, weights
+
+
+class ThreadProbeTracker:
+    """A static box that writes, on every init, the thread count of each OpenBLAS its
+    process has loaded to ``<folder>/<pid>.json`` (what that process tracks with)."""
+
+    uses_images = False
+    last_timing = None
+
+    def __init__(self, folder: Path):
+        self.folder, self.box = Path(folder), None
+
+    def init(self, frame, box):
+        import ctypes
+        import json
+        import os
+
+        from goturn_caffe.track import workers as runner
+
+        counts = {}
+        for path in runner._loaded_openblas():
+            getter = runner._blas_function(ctypes.CDLL(path), runner.BLAS_THREAD_GETTERS)
+            if getter is not None:
+                counts[path] = int(getter())
+        (self.folder / f"{os.getpid()}.json").write_text(json.dumps(counts))
+        self.box = box
+
+    def update(self, frame):
+        return self.box
+
+
+def thread_probe_tracker(folder: str, name: str) -> ThreadProbeTracker:
+    """A picklable tracker factory (``functools.partial(thread_probe_tracker, folder)``)."""
+    return ThreadProbeTracker(Path(folder))
+
+
+class GatedTracker:
+    """A static box whose ``update`` waits until the file ``gate`` exists (so a run
+    never ends by itself); ``init`` first writes ``<folder>/started-<pid>``."""
+
+    uses_images = False
+    last_timing = None
+
+    def __init__(self, folder: Path):
+        self.folder, self.box = Path(folder), None
+
+    def init(self, frame, box):
+        import os
+
+        (self.folder / f"started-{os.getpid()}").write_text("tracking\n")
+        self.box = box
+
+    def update(self, frame):
+        import time
+
+        while not (self.folder / "gate").exists():
+            time.sleep(0.05)
+        return self.box
+
+
+def gated_tracker(folder: str, name: str) -> GatedTracker:
+    """A picklable tracker factory (``functools.partial(gated_tracker, folder)``)."""
+    return GatedTracker(Path(folder))

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from goturn_caffe.cli import command, prefixed
 from goturn_caffe.config import AUTHORS
-from goturn_caffe.fileio import write_text_atomic
+from goturn_caffe.fileio import check_not_inputs, write_text_atomic
 from goturn_caffe.paths import OUTPUT_DIR, default_vot_dataset
 
 
@@ -61,6 +61,7 @@ def main(argv=None) -> int:
     output = Path(args.output)
     sequences = args.sequences.split(",") if args.sequences else None
     load_vot(args.dataset, sequences)   # a bad --dataset or --sequences fails before any training
+    check_not_inputs({"--output": output / "table.md"}, [args.dataset, args.alov, args.det, args.lmdb])
     rows = []
     for experiment in experiments:
         with prefixed(experiment.name):

@@ -30,9 +30,10 @@
               and sgemm rate, with the ratios between them.
 
 Each subcommand prints one line per case and can write the results as JSON
-(--json PATH).  The stages live in src/goturn_caffe/benchmarks/, one module
-per stage with configure(parser) and run(args); a new stage adds its module
-to STAGES.
+(--json PATH; never onto a file the benchmark reads).  The stages live in
+src/goturn_caffe/benchmarks/, one module per stage with configure(parser),
+run(args) and, when it reads files, inputs(args); a new stage adds its
+module to STAGES.
 
 Examples:
   python tools/benchmark.py preprocess
@@ -48,8 +49,9 @@ import platform
 import sys
 
 from goturn_caffe.benchmarks import compare, data, net, preprocess, tracker, train
+from goturn_caffe.benchmarks.common import stage_inputs
 from goturn_caffe.cli import command, prefixed
-from goturn_caffe.fileio import write_json_atomic
+from goturn_caffe.fileio import check_not_inputs, write_json_atomic
 
 # name -> module with configure(parser) and run(args) -> dict; `all` runs these.
 STAGES = {"preprocess": preprocess, "tracker": tracker, "data": data, "net": net, "train": train}
@@ -81,12 +83,16 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     names = list(STAGES) if args.command == "all" else [args.command]
+    # Each benchmark runs with its own defaults; `all` shares only --repeats.
+    stage_args = {name: args if name == args.command else
+                  parse_args([name, "--repeats", str(args.repeats)]) for name in names}
+    if args.json:   # before minutes of timing: the results may not replace what is measured
+        check_not_inputs({"--json": args.json}, [path for name in names for path in
+                                                 stage_inputs(COMMANDS[name], stage_args[name])])
     results = {}
     for name in names:
-        # Each benchmark runs with its own defaults; `all` shares only --repeats.
-        command_args = args if name == args.command else parse_args([name, "--repeats", str(args.repeats)])
         with prefixed(name):   # bad engine/device/data, no pycaffe: one line naming the stage
-            results[name] = COMMANDS[name].run(command_args)
+            results[name] = COMMANDS[name].run(stage_args[name])
     if args.json:
         machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
         write_json_atomic(args.json, {"machine": machine, "repeats": args.repeats, **results}, indent=2)

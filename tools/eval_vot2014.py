@@ -14,11 +14,21 @@ Writes under --output:
   summary.json, summary.md (ours beside GOTURN's Table 2 row), ar_plot.png
 Finished repetitions are kept when a run is interrupted; rerunning skips them.
 Each tracker's folder records what produced it (identity.json: tracker, seed,
-and for goturn the weights' and deploy's SHA-256, model format, engine,
-backend); a rerun with other weights or options into the same folder is
-refused: give it its own folder with --name. Every tracker with results under
---output (and --compare folders) is scored and ranked together. --jobs N runs
-sequences in N processes, with the same results files.
+each sequence's ground-truth digest, and for goturn the weights' and deploy's
+SHA-256, model format, engine, backend); a rerun with other weights, options or
+another dataset's sequences into the same folder is refused: give it its own
+folder with --name. Every tracker with results under --output (and --compare
+folders) is scored and ranked together.
+
+--jobs N runs sequences in N processes and writes the same results files as
+--jobs 1, byte for byte: every process tracks with one BLAS thread
+(OPENBLAS_NUM_THREADS, if you set it, for all of them), because OpenBLAS's
+sums, and so GOTURN's boxes in their 4th decimal, change with its thread
+count. Use --jobs (up to your number of cores) for speed. A ground truth
+whose first region no tracker can start from (zero size, off the image) stops
+the run naming the file and line. SIGTERM stops the workers and ends the run
+with one line and exit status 143 (128 + 15, the shell's code for a SIGTERM);
+finished repetitions are kept and a rerun resumes.
 
 Examples:
   python tools/eval_vot2014.py --tracker static --output output/vot
@@ -37,6 +47,7 @@ from goturn_caffe.model.net import ENGINES
 from goturn_caffe.model.onnx_backend import BACKENDS
 from goturn_caffe.paths import OUTPUT_DIR, default_vot_dataset
 from goturn_caffe.track.builder import MODEL_FORMATS, TRACKER_NAMES
+from goturn_caffe.track.workers import TERMINATED_STATUS, Terminated, sigterm_raises
 from goturn_caffe.vot.experiment import DEFAULT_SEED, EXPERIMENTS
 
 
@@ -64,7 +75,7 @@ def parse_args(argv=None):
                         help="skip timing the EFO reference filter (about a second)")
     parser.add_argument("--jobs", type=positive_int, default=1, metavar="N",
                         help="worker processes, each running whole sequences (default 1; "
-                             "each loads its own copy of the net)")
+                             "each loads its own copy of the net; every N gives the same files)")
     goturn = parser.add_argument_group("goturn tracker")
     goturn.add_argument("--weights", help="trained .caffemodel (default models/goturn.caffemodel)")
     goturn.add_argument("--deploy", help="deploy prototxt (default: the model format's, "
@@ -84,17 +95,11 @@ def parse_args(argv=None):
 @command
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from goturn_caffe.vot.evaluate import evaluate
+    from goturn_caffe.vot.evaluate import evaluate, tracker_runs
     from goturn_caffe.vot.experiment import parse_experiments
     from goturn_caffe.vot.speed import efo_reference_seconds
 
-    names = [n.strip() for n in args.tracker.split(",") if n.strip()]
-    unknown = [n for n in names if n not in TRACKER_NAMES]
-    if unknown or not names:
-        raise ToolError(f"--tracker: unknown {', '.join(unknown) or '(none)'}; "
-                        f"choose from {', '.join(TRACKER_NAMES)}")
-    if args.name and len(names) != 1:
-        raise ToolError("--name needs exactly one --tracker")
+    trackers = tracker_runs(args.tracker, args.name)
     with prefixed("--experiments"):
         experiments = [e.name for e in parse_experiments(args.experiments)]
     if not Path(args.dataset).is_dir():
@@ -102,11 +107,17 @@ def main(argv=None) -> int:
     sequences = [s.strip() for s in args.sequences.split(",") if s.strip()] if args.sequences else None
     options = {"deploy": args.deploy, "weights": args.weights, "gpu": args.gpu,
                "model_format": args.model_format, "engine": args.engine,
-               "backend": args.backend} if "goturn" in names else {}
+               "backend": args.backend} if any(r == "goturn" for _, r in trackers) else {}
     try:
-        summary = evaluate([(args.name or n, n) for n in names], Path(args.dataset), Path(args.output),
-                           experiments, sequences, args.seed, options, tuple(args.compare),
-                           None if args.no_efo else efo_reference_seconds(), jobs=args.jobs)
+        with sigterm_raises():
+            summary = evaluate(trackers, Path(args.dataset),
+                               Path(args.output), experiments, sequences, args.seed, options,
+                               tuple(args.compare), None if args.no_efo else efo_reference_seconds(),
+                               jobs=args.jobs)
+    except Terminated:
+        print(f"eval_vot2014.py: terminated (SIGTERM); finished repetitions are kept in "
+              f"{args.output}; rerun to resume", file=sys.stderr)
+        return TERMINATED_STATUS
     except KeyboardInterrupt:
         raise KeyboardInterrupt(f"finished repetitions are kept in {args.output}; "
                                 "rerun to resume") from None

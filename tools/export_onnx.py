@@ -21,6 +21,7 @@ import argparse
 import sys
 
 from goturn_caffe.cli import command
+from goturn_caffe.fileio import check_not_inputs
 from goturn_caffe.model.net import DEPLOY_PROTOTXT, MODELS_DIR, TRAINED_MODEL
 from goturn_caffe.paths import REPO_ROOT
 
@@ -49,6 +50,7 @@ def parse_args(argv=None):
 @command
 def main(argv=None) -> int:
     args = parse_args(argv)
+    check_not_inputs({"--output": args.output}, [args.weights, args.deploy])
     from goturn_caffe.model.onnx_export import export_onnx, max_abs_diff
 
     net = export_onnx(args.deploy, args.weights, args.output)

@@ -12,8 +12,11 @@
                  writes MODELS_DIR/goturn_init.caffemodel from it (`make model` does).
   all            both (the default).
 
-Every file is pinned by size (and SHA-1 where one is published); a file that
-differs is deleted and named with both values.  Downloads resume where they
+Every file is pinned by size and by each digest known of it (SHA-1, SHA-256;
+OpenCV's zip parts by size, their zip CRCs and the load check only, as no digest
+of them is published); a file that differs is deleted and named with both
+values.  OpenCV's goturn.prototxt must also parse as OpenCV's architecture.
+A server that sends less than 64 KiB within --timeout seconds is given up on.  Downloads resume where they
 stopped, and nothing partial or unchecked is ever left under MODELS_DIR.
 Without network access each missing file is listed, one line each, with its
 URL and the path to put it at by hand; run the command again afterwards.
@@ -33,6 +36,7 @@ from goturn_caffe.caffe_env import CaffeUnavailable
 from goturn_caffe.cli import command
 from goturn_caffe.model.fetch import (
     ALL,
+    DIGEST_LABELS,
     MIRROR_ENV,
     MODELS,
     NotDownloaded,
@@ -63,10 +67,11 @@ def parse_args(argv=None):
     parser.add_argument("--init-weights", action="store_true",
                         help="after caffenet, write goturn_init.caffemodel from it (`make weights`)")
     parser.add_argument("--timeout", type=float, default=30.0,
-                        help="seconds to wait for a server (default %(default)s)")
+                        help="seconds to wait for a server, and for each 64 KiB of a "
+                             "download (default %(default)s)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--list", action="store_true",
-                        help="print each file's URL, size, SHA-1 and place; download nothing")
+                        help="print each file's URL, size, digests and place; download nothing")
     args = parser.parse_args(argv)
     unknown = [name for name in args.names if name != ALL and name not in MODELS]
     if unknown:
@@ -81,8 +86,9 @@ def list_files(args) -> None:
         print(f"{name}: {MODELS[name].description}")
         for pinned in MODELS[name].files:
             size = f"{pinned.size} bytes" if pinned.size is not None else "size not published"
-            sha1 = f", SHA-1 {pinned.sha1}" if pinned.sha1 else ""
-            print(f"  {file_url(pinned, mirror=mirror)} ({size}{sha1}) -> "
+            digests = "".join(f", {DIGEST_LABELS[name]} {value}"
+                              for name, value in pinned.digests.items()) or ", no digest published"
+            print(f"  {file_url(pinned, mirror=mirror)} ({size}{digests}) -> "
                   f"{Path(args.cache) / pinned.name}")
 
 

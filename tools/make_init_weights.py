@@ -19,7 +19,9 @@ import sys
 from pathlib import Path
 
 from goturn_caffe.cli import command
+from goturn_caffe.fileio import check_not_inputs
 from goturn_caffe.model.init_weights import (
+    CAFFENET_FILENAME,
     CAFFENET_SHA1,
     CAFFENET_URL,
     DEFAULT_SEED,
@@ -28,7 +30,7 @@ from goturn_caffe.model.init_weights import (
     make_init_weights,
     verify_sha1,
 )
-from goturn_caffe.model.net import INIT_MODEL, ModelError
+from goturn_caffe.model.net import DEPLOY_PROTOTXT, INIT_MODEL, ModelError
 from goturn_caffe.paths import REPO_ROOT
 
 
@@ -75,6 +77,8 @@ def caffenet_file(args) -> Path:
 @command
 def main(argv=None) -> int:
     args = parse_args(argv)
+    check_not_inputs({"--output": args.output},
+                     [args.caffenet or Path(args.cache) / CAFFENET_FILENAME, DEPLOY_PROTOTXT])
     caffenet = caffenet_file(args)
     output = make_init_weights(caffenet, args.output, seed=args.seed)
     print(f"wrote {output}: conv1..conv5 of {caffenet} in both streams, fc layers from their "

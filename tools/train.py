@@ -4,6 +4,7 @@
 Examples:
   python tools/train.py --max-iter 4 --snapshot 2 --output output/try   # bundled sample, CPU
   python tools/train.py --alov ALOV_ROOT --det DET_ROOT --gpu 0 --output output/goturn
+  python tools/train.py --alov ALOV --det DET --got10k GOT10K --lasot LASOT --exclude otb,vot ...
   python tools/train.py --lmdb output/cache.lmdb --gpu 0 --output output/goturn --resume
   python tools/train.py --lmdb output/cache.lmdb --gpu 0,1,2,3 --output output/goturn4
 
@@ -13,11 +14,14 @@ The same net also trains with Caffe's stock binary on one GPU: the command is at
 """
 
 import argparse
+import os
 import sys
 
 from goturn_caffe.cli import command, non_negative_int, positive_float, positive_int
 from goturn_caffe.config import AUTHORS
-from goturn_caffe.model.net import ENGINES
+from goturn_caffe.datasets.arguments import add_video_source_arguments, video_selection
+from goturn_caffe.fileio import check_not_inputs
+from goturn_caffe.model.net import ENGINES, INIT_MODEL
 from goturn_caffe.model.netspec import NetOptions
 from goturn_caffe.model.solver import stock_caffe_command
 from goturn_caffe.train.multi_gpu import parse_gpus
@@ -43,6 +47,7 @@ def parse_args(argv=None):
     data.add_argument("--det", help="ImageNet DET root (ILSVRC2014 or ILSVRC2015 layout)")
     data.add_argument("--otb", help="OTB sequence(s), used as extra training videos")
     data.add_argument("--lmdb", help="LMDB cache built by `make data` (instead of the roots)")
+    add_video_source_arguments(data)  # --got10k, --lasot, --trackingnet, --exclude ...
     data.add_argument("--mix", choices=["alternate", "videos", "images"], default="alternate",
                       help="still image / video pair alternation (default: the authors')")
     data.add_argument("--augmented-per-pair", type=non_negative_int, default=10, help="k3 (default 10)")
@@ -88,10 +93,15 @@ def parse_args(argv=None):
 @command
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from goturn_caffe.train.training import TrainConfig, train
+    from goturn_caffe.train.training import RUN_FILES, SKIPPED_LIST, TrainConfig, train
+
+    check_not_inputs({"--output": [os.path.join(args.output, name) for name in (*RUN_FILES, SKIPPED_LIST)]},
+                     [args.init or INIT_MODEL, args.lmdb, args.alov, args.det, args.otb])
 
     data = {k: v for k, v in dict(alov=args.alov, det=args.det, otb=args.otb, lmdb=args.lmdb,
                                   workers=args.workers).items() if v is not None}
+    data.update({k: list(v) if isinstance(v, tuple) else v
+                 for k, v in video_selection(args).items() if v})
     data.update(mix=args.mix, augmented_per_pair=args.augmented_per_pair,
                 smooth_motion=not args.uniform_crops, seed=args.seed)
     gpus = parse_gpus(args.gpu) if args.gpu is not None else []

@@ -13,7 +13,8 @@ The model is the first of (:func:`goturn_caffe.track.api.choose_model`):
    does not track; the summary says so, and how to get a real model.
 
 Only what the demo uses is kept: the demonstration weights are moved out of
-the training run, whose snapshots are then deleted (the loss curve stays).
+the training run, whose snapshots are then deleted; the run's small record
+stays (:data:`KEPT_RUN_FILES`), its ``summary.json`` naming where the model went.
 """
 
 from __future__ import annotations
@@ -23,14 +24,17 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from goturn_caffe.fileio import atomic_path
+from goturn_caffe.fileio import atomic_path, write_json_atomic
 from goturn_caffe.model.net import DEMO_MODEL, MODELS_DIR
 from goturn_caffe.paths import OUTPUT_DIR
 from goturn_caffe.track.api import GET_A_MODEL, ModelChoice, choose_model
-from goturn_caffe.track.app import DEFAULT_INPUT, open_input, track_input
+from goturn_caffe.track.app import DEFAULT_INPUT, check_outputs, model_files, open_input, track_input
 
 DEMO_DIR = OUTPUT_DIR / "demo"
 DEMO_TRAIN_ITERS = 60
+# What stays of the demonstration training run (README: "seven small files").
+KEPT_RUN_FILES = ("loss.csv", "loss.png", "run.json", "skipped.txt", "solver.prototxt",
+                  "summary.json", "train_net.prototxt")
 
 
 def demonstration_model(train_iters: int = DEMO_TRAIN_ITERS, retrain: bool = False,
@@ -54,6 +58,8 @@ def demonstration_model(train_iters: int = DEMO_TRAIN_ITERS, retrain: bool = Fal
                                 base_lr=1e-5, data={"augmented_per_pair": 10}), log=log)
     with atomic_path(model) as tmp:
         shutil.move(summary["model"], tmp)
+    if (run / "summary.json").is_file():  # the snapshot it names is about to go
+        write_json_atomic(run / "summary.json", dict(summary, model=str(model)))
     shutil.rmtree(run / "snapshots", ignore_errors=True)   # ~0.9 GB the demo never reads
     log(f"loss {summary['loss_first']:.3g} -> {summary['loss_last']:.3g}; "
         f"weights {model} (loss curve {summary['loss_png'] or summary['loss_csv']})")
@@ -89,6 +95,8 @@ def run_demo(input_path=DEFAULT_INPUT, weights=None, train_iters: int = DEMO_TRA
                             model_format=choice.model_format)
     out = Path(output_dir or DEMO_DIR)
     name = source.sequence.name
+    check_outputs(source, out / f"{name}.txt", out / f"{name}.mp4",
+                  model_files=model_files(choice.weights, None, choice.model_format))
     lines = [f"model: {choice.label}",
              track_input(tracker, source, out / f"{name}.txt", str(out / f"{name}.mp4"),
                          progress=sys.stderr)]

@@ -65,3 +65,25 @@ def add_engine_option(parser: argparse.ArgumentParser) -> None:
 
 def device_name(gpu) -> str:
     return f"GPU {gpu}" if gpu is not None else f"CPU ({os.cpu_count()} cores)"
+
+
+def dataset_roots(args) -> dict:
+    """The training-set roots the dataset options name (``--alov``/``--det``/``--otb``,
+    without those ``--no-alov``/``--no-det`` turn off)."""
+    roots = {"alov": None if args.no_alov else args.alov, "det": None if args.no_det else args.det,
+             "otb": args.otb}
+    return {name: root for name, root in roots.items() if root is not None}
+
+
+def sequence_files(path) -> list:
+    """Every file of the tracking input ``path`` (frames, ground truth; or the video)."""
+    from goturn_caffe.track.sequences import open_sequence
+
+    return list(open_sequence(path).input_files)
+
+
+def stage_inputs(stage, args) -> list:
+    """The files and folders a stage's run reads (its ``inputs(args)``; none when it has
+    no such function): what its ``--json`` may not overwrite."""
+    inputs = getattr(stage, "inputs", None)
+    return list(inputs(args)) if inputs is not None else []

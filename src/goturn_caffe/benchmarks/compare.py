@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from goturn_caffe.benchmarks.common import ints_arg, median_ms, time_call
+from goturn_caffe.benchmarks.common import ints_arg, median_ms, sequence_files, time_call
 
 ENGINES = ("pycaffe", "cv2_dnn", "onnxruntime")
 OUTPUT = "fc8"
@@ -211,6 +211,13 @@ def tracker_step(engine, net, frames, box, n: int, steps: int) -> dict:
 
 def ratio(numerator: float, denominator: float) -> float:
     return round(numerator / denominator, 3)
+
+
+def inputs(args) -> list:
+    """What the run reads: the deploy prototxt, and the sequence's files (with --steps)."""
+    from goturn_caffe.model.net import DEPLOY_PROTOTXT
+
+    return [DEPLOY_PROTOTXT] + (sequence_files(args.sequence) if args.steps else [])
 
 
 def run(args) -> dict:

@@ -8,6 +8,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from goturn_caffe.benchmarks.common import dataset_roots
 from goturn_caffe.datasets.arguments import add_dataset_arguments
 
 
@@ -15,6 +16,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_dataset_arguments(parser)
     parser.add_argument("--pairs", type=int, default=300, help="random pairs read per case")
     parser.add_argument("--batches", type=int, default=6, help="data-layer batches of 50 timed")
+
+
+def inputs(args) -> list:
+    """What the run reads: the dataset roots."""
+    return list(dataset_roots(args).values())
 
 
 def data_layer_rate(training_set, batch_size: int, workers: int, batches: int) -> float:

@@ -19,6 +19,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_engine_option(parser)
 
 
+def inputs(args) -> list:
+    """What the run reads: the deploy prototxt."""
+    from goturn_caffe.model.net import DEPLOY_PROTOTXT
+
+    return [DEPLOY_PROTOTXT]
+
+
 def run(args) -> dict:
     import numpy as np
 

@@ -9,7 +9,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from goturn_caffe.benchmarks.common import add_engine_option, backends_arg, device_name, ints_arg, median_ms
+from goturn_caffe.benchmarks.common import (
+    add_engine_option,
+    backends_arg,
+    device_name,
+    ints_arg,
+    median_ms,
+    sequence_files,
+)
 
 PAPER_FPS = "paper: 165 fps GTX Titan X (6.05 ms + ~1 ms loading), 100 fps GTX 680, 2.7 fps CPU"
 
@@ -31,6 +38,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=20,
                         help="timed frames at N=1 (on the CPU fewer for larger N)")
     parser.add_argument("--no-opencv", action="store_true", help="skip cv2.TrackerGOTURN")
+
+
+def inputs(args) -> list:
+    """What the run reads: the sequence's files, the weights, the deploy prototxt."""
+    from goturn_caffe.model.net import DEPLOY_PROTOTXT
+
+    return sequence_files(args.sequence) + [args.weights, DEPLOY_PROTOTXT]
 
 
 def time_steps(tracker, frames, steps: int, warmup: int = 2) -> dict:

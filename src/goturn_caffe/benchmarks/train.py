@@ -10,7 +10,7 @@ import tempfile
 import time
 from dataclasses import replace
 
-from goturn_caffe.benchmarks.common import device_name, engines_arg
+from goturn_caffe.benchmarks.common import dataset_roots, device_name, engines_arg
 from goturn_caffe.benchmarks.data import data_layer_rate
 from goturn_caffe.config import AUTHORS
 from goturn_caffe.datasets.arguments import add_dataset_arguments
@@ -73,9 +73,12 @@ def data_roots(args) -> dict:
     if args.alov_split != "all" or args.keep_vot_overlap:
         raise ValueError("the data layer reads all ALOV videos but those in VOT2014: "
                          "--alov-split and --keep-vot-overlap do not apply to `train`")
-    roots = {"alov": None if args.no_alov else args.alov, "det": None if args.no_det else args.det,
-             "otb": args.otb}
-    return {name: root for name, root in roots.items() if root is not None}
+    return dataset_roots(args)
+
+
+def inputs(args) -> list:
+    """What the run reads: the dataset roots."""
+    return list(dataset_roots(args).values())
 
 
 def run(args) -> dict:

@@ -65,6 +65,38 @@ def decode_image(data: bytes, source: str) -> np.ndarray:
     return image
 
 
+FRAME_EXPECTED = ("a BGR image as cv2.imread gives it: a uint8 (or 16-bit) numpy array of "
+                  "shape (H, W, 3), (H, W, 4) with alpha, or (H, W) grey")
+
+
+def as_bgr_image(image, source: str = "frame") -> np.ndarray:
+    """An image array -> the (H, W, 3) BGR uint8 array :func:`decode_image` gives for the
+    same pixels in a file: grey is repeated into three channels, an alpha channel
+    dropped, 16 bits shifted down to 8 (what ``cv2.IMREAD_COLOR`` does).  A uint8
+    BGR array comes back as it is.  ValueError naming ``source`` and saying what is
+    expected for anything else (None, floats whose scale is unknown, other shapes)."""
+    if image is None:
+        raise ValueError(f"{source} is None, not an image (cv2.imread and VideoCapture.read "
+                         f"give None when they cannot read): expected {FRAME_EXPECTED}")
+    if not isinstance(image, np.ndarray):
+        raise ValueError(f"{source} is a {type(image).__name__}: expected {FRAME_EXPECTED}")
+    if image.dtype == np.uint16:
+        image = (image >> 8).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        raise ValueError(f"{source} has {image.dtype} pixels: expected {FRAME_EXPECTED} (scale a "
+                         "float image to 0..255 and convert it with .astype(np.uint8))")
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (3, 4)) \
+            or image.shape[0] < 1 or image.shape[1] < 1:
+        raise ValueError(f"{source} has shape {image.shape}: expected {FRAME_EXPECTED}")
+    if image.ndim == 2:
+        return cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_GRAY2BGR)
+    if image.shape[2] == 4:
+        return cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_BGRA2BGR)
+    return image
+
+
 def read_image_bytes(path: str | os.PathLike) -> bytes:
     """The raw bytes of an image file; :class:`DatasetError` when it cannot be read."""
     try:

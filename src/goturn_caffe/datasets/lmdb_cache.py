@@ -6,11 +6,14 @@ original bytes (rather than re-encoding) makes a cached read bit-identical to a
 file read. A build writes into the hidden partial folder beside ``<out>``
 (:func:`goturn_caffe.fileio.partial_path`) and renames it to ``<out>`` only once
 the index is in, so ``<out>`` is always complete; an interrupted build is
-resumed from the partial, skipping finished entries.
+resumed from the partial, skipping finished entries.  A write that fails (a
+full disk, a file-size limit, a full LMDB map) ends the build with one line
+naming the cache and the cause (:func:`write_failure`); the partial is kept.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -32,6 +35,8 @@ VERSION = 1
 # written. Caffe's own LMDB writer reserves the same 1 TiB.
 MAP_SIZE = 1 << 40
 COMMIT_EVERY = 256  # images per write transaction: bounds the work lost to an interruption
+# Below this much free space a failed LMDB write is put down to a full disk.
+LOW_SPACE_BYTES = 64 << 20
 
 
 # ---- the annotation index ---------------------------------------------------------
@@ -125,6 +130,35 @@ def build_cache(training_set, out, workers: int = 1, force: bool = False,
         return CacheBuild(out, 0, 0, SkipReport(), up_to_date=True)
     partial = partial_path(out)
     partial.mkdir(parents=True, exist_ok=True)
+    try:
+        return _build(training_set, out, partial, workers, progress, commit_every)
+    except lmdb.Error as exc:
+        raise write_failure(out, partial, exc) from None
+
+
+def write_failure(out: Path, partial: Path, exc: Exception) -> OSError:
+    """The one-line error for an LMDB write that failed while building ``out``:
+    the map full (MDB_MAP_FULL: ``MAP_SIZE`` reached), the disk full (ENOSPC:
+    less than ``LOW_SPACE_BYTES`` free where the partial lies), or else LMDB's
+    own words (an I/O error: a file-size limit, a failing disk)."""
+    keep = f"the partial build {partial.name} is kept: run again to resume"
+    if isinstance(exc, lmdb.MapFullError):
+        reserved = f"{MAP_SIZE >> 30} GiB" if MAP_SIZE >= 1 << 30 else f"{MAP_SIZE >> 10} KiB"
+        return OSError(errno.ENOSPC, f"the LMDB map is full (MDB_MAP_FULL: the cache would pass "
+                                     f"the {reserved} reserved for it); {keep}", str(out))
+    try:
+        free = shutil.disk_usage(partial).free
+    except OSError:
+        free = None
+    if free is not None and free < LOW_SPACE_BYTES:
+        return OSError(errno.ENOSPC, f"no space left on the disk ({free >> 20} MiB free, ENOSPC); "
+                                     f"free some space, then {keep}", str(out))
+    return OSError(errno.EIO, f"cannot write the cache (LMDB: {exc}; a file-size limit or a "
+                              f"failing disk?); {keep}", str(out))
+
+
+def _build(training_set, out: Path, partial: Path, workers: int, progress: bool,
+           commit_every: int) -> CacheBuild:
     report = SkipReport(list(training_set.report.entries))
     env = lmdb.open(str(partial), map_size=MAP_SIZE, readahead=False)
     try:

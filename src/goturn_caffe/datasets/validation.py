@@ -14,6 +14,14 @@ from goturn_caffe.geometry.boxes import Box
 MIN_VIDEO_ANNOTATIONS = 2  # one training pair needs two annotated frames
 
 
+def is_trainable_frame(frame) -> bool:
+    """Whether a video frame can be drawn for training: it has a box of positive
+    size and the target is visible (not ``absent``, and not GOT-10k's cover
+    level 0). NaN lines, zero-size boxes and invisible targets never are."""
+    return (frame.box is not None and frame.box.is_valid() and not frame.absent
+            and frame.cover != 0)
+
+
 def usable_entries(videos: list, images: list, image_sizes: dict,
                    report: SkipReport) -> tuple[list, list]:
     """(videos, images) cut to what can be trained on.

@@ -11,6 +11,18 @@ Per-frame attribute tags are files ``<tag>.label`` (VOT2014) or ``<tag>.tag``
 Every frame keeps its raw region (``Frame.region``, the numbers of the line;
 the VOT protocol measures overlap against it) and its min/max box
 (``Frame.box``, what a rectangle tracker is initialised with).
+
+The ground truth is checked here, once, for every tracker and tool that reads
+it.  Line 1 is where every tracker starts, so it must be a region whose min/max
+box has a positive width and height and covers at least one pixel of the image
+each way; otherwise the sequence is refused (:class:`DatasetError` naming
+``groundtruth.txt:1``).  A later line that cannot serve (not numbers; NaN, which
+VOT's long-term sets write for an absent target; a zero-size box; a box off the
+image or on less than a pixel of it) leaves its frame without ground truth: the
+protocol never scores a failure there and never re-initialises a tracker from
+it; each such line is recorded in the :class:`SkipReport` with its file and
+line number.  The short-term VOT sequences annotate every frame with a usable
+region.
 """
 
 from __future__ import annotations
@@ -19,7 +31,7 @@ from pathlib import Path
 from typing import Optional
 
 from goturn_caffe.datasets.base import Frame, SkipReport, Video
-from goturn_caffe.datasets.image_io import DatasetError
+from goturn_caffe.datasets.image_io import DatasetError, read_image
 from goturn_caffe.geometry.boxes import Box, parse_region
 
 GROUNDTRUTH = "groundtruth.txt"
@@ -76,14 +88,48 @@ def read_tags(sequence_dir: Path, num_frames: int, report: SkipReport) -> list:
     return [frozenset(t) for t in tags]
 
 
+def unusable_regions(groundtruth: Path, regions: list, image_shape: tuple) -> dict:
+    """``{line number: reason}`` for the parsed ``regions`` of ``groundtruth`` that no
+    tracker can use: a min/max box of zero or negative width or height, or one
+    covering less than a pixel of the ``(height, width)`` image each way (wholly
+    outside it, or a sliver of its edge).  DatasetError for line 1, where every
+    tracker starts."""
+    height, width = image_shape
+    unusable = {}
+    for line_number, region in enumerate(regions, 1):
+        if region is None:
+            continue
+        box = Box.from_polygon(region)
+        if not box.is_valid():
+            reason = f"has zero or negative size (x,y,w,h {_xywh(box)})"
+        elif not box.overlaps_image(width, height):
+            reason = f"lies wholly outside the {width}x{height} image (x,y,w,h {_xywh(box)})"
+        elif min(box.clip(width, height).width, box.clip(width, height).height) < 1:
+            reason = (f"covers less than one pixel of the {width}x{height} image "
+                      f"(x,y,w,h {_xywh(box)})")
+        else:
+            continue
+        if line_number == 1:
+            raise DatasetError(f"{groundtruth}:1", f"bad first region: the region {reason} "
+                                                   "(every tracker starts from line 1)")
+        unusable[line_number] = f"unusable region: it {reason}; the frame counts as unannotated"
+    return unusable
+
+
+def _xywh(box: Box) -> str:
+    return ",".join(f"{v:g}" for v in box.to_xywh())
+
+
 def load_vot_sequence(sequence_dir: str | Path, report: Optional[SkipReport] = None) -> Video:
     """Read one VOT sequence folder -> Video with one Frame per image.
 
-    Line i of ``groundtruth.txt`` is frame i. A bad line leaves its frame
-    without region and box and is recorded in ``report``. Raises
-    :class:`DatasetError` when the sequence is unusable (no images, no ground
-    truth, no usable line) or when its line count differs from its image count
-    (a missing frame would silently pair every later image with the wrong region).
+    Line i of ``groundtruth.txt`` is frame i. A bad later line leaves its frame
+    without region and box and is recorded in ``report`` (see the module notes).
+    Raises :class:`DatasetError` when the sequence is unusable (no images, no
+    ground truth, no usable line, a first region no tracker can start from,
+    naming ``groundtruth.txt:1``) or when its line count differs from its image
+    count (a missing frame would silently pair every later image with the wrong
+    region).
     """
     sequence_dir = Path(sequence_dir)
     report = report if report is not None else SkipReport()
@@ -101,13 +147,22 @@ def load_vot_sequence(sequence_dir: str | Path, report: Optional[SkipReport] = N
         raise DatasetError(sequence_dir, f"frame count mismatch: {len(lines)} lines in "
                                          f"{GROUNDTRUTH} for {len(paths)} images")
     regions: list = [None] * len(paths)
+    problems: dict = {}
     for line_number, line in enumerate(lines, 1):
         try:
             regions[line_number - 1] = parse_region(line)
         except ValueError as exc:
-            report.skip(f"{groundtruth}:{line_number}", f"bad annotation line: {exc}")
+            problems[line_number] = exc
     if not any(r is not None for r in regions):
         raise DatasetError(groundtruth, "no usable annotation")
+    if 1 in problems:
+        raise DatasetError(f"{groundtruth}:1", f"bad first region: {problems[1]} "
+                                               "(every tracker starts from line 1)")
+    problems = {n: f"bad annotation line: {exc}" for n, exc in problems.items()}
+    problems.update(unusable_regions(groundtruth, regions, read_image(paths[0]).shape[:2]))
+    for line_number in sorted(problems):
+        regions[line_number - 1] = None
+        report.skip(f"{groundtruth}:{line_number}", problems[line_number])
     tags = read_tags(sequence_dir, len(paths), report)
     frames = [Frame(str(path), None if region is None else Box.from_polygon(region), region, tag)
               for path, region, tag in zip(paths, regions, tags)]
@@ -124,12 +179,14 @@ def sequence_names(root: Path) -> list:
 
 
 def load_vot(root: str | Path, sequences: Optional[list] = None,
-             report: Optional[SkipReport] = None) -> list:
+             report: Optional[SkipReport] = None, strict: bool = False) -> list:
     """Read a VOT dataset folder (or one sequence folder) -> list[Video].
 
     ``sequences``: names to load (default: all of ``list.txt``); a name that is
     not in the dataset raises :class:`DatasetError`. An unusable sequence is
-    recorded in ``report`` and skipped.
+    recorded in ``report`` and skipped, or with ``strict`` raises its
+    :class:`DatasetError` (an evaluation scores every sequence it was given or
+    none).
     """
     root = Path(root)
     if not root.is_dir():
@@ -152,5 +209,7 @@ def load_vot(root: str | Path, sequences: Optional[list] = None,
         try:
             videos.append(load_vot_sequence(root / name, report))
         except DatasetError as exc:
+            if strict:
+                raise
             report.skip(exc.source, exc.reason)
     return videos

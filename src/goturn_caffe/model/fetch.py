@@ -10,19 +10,24 @@ Two files of the GOTURN family are still on the public internet:
 - ``caffenet``: ImageNet CaffeNet from the Caffe model zoo, the paper's
   initialisation; ``make weights`` turns it into ``models/goturn_init.caffemodel``.
 
-Every file is pinned by name and size, and by SHA-1 where one is published
-(:data:`MODELS`); every host is in one table (:data:`BASE_URLS`), which a mirror
+Every file is pinned by name and size, and by every digest that is known of it
+(:data:`MODELS`: SHA-1, SHA-256, or the git blob id a repository listing
+shows); every host is in one table (:data:`BASE_URLS`), which a mirror
 (``--mirror`` or ``$GOTURN_MODEL_MIRROR``) replaces: files are then looked up by
 name under it.  Downloads go to the download cache (:func:`default_cache_dir`)
 through a hidden partial file that is resumed with HTTP Range on the next try
 (and restarted when a server ignores Range), checked, and only then renamed.  A
-file of the wrong size or SHA-1 is deleted.  OpenCV's parts are joined, the
-zip's CRCs checked, and the caffemodel in it loaded into OpenCV's architecture
-before anything is written under ``models/``.
+file of the wrong size or digest is deleted.  A server that sends less than
+:data:`PROGRESS_BYTES` within the timeout is given up on, however steadily it
+trickles.  OpenCV's ``goturn.prototxt`` must also parse as OpenCV's GOTURN
+architecture; its parts are joined, the zip's CRCs checked, and the caffemodel
+in it loaded into that architecture before anything is written under
+``models/``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import os
 import shutil
@@ -36,8 +41,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from goturn_caffe.caffe_env import import_caffe
-from goturn_caffe.fileio import atomic_path, file_digest
-from goturn_caffe.model.net import MODELS_DIR, OPENCV_DEPLOY, OPENCV_MODEL, ModelError, load_net
+from goturn_caffe.fileio import atomic_path
+from goturn_caffe.model.net import (
+    MODELS_DIR,
+    OPENCV_DEPLOY,
+    OPENCV_MODEL,
+    ModelError,
+    load_net,
+    read_net_prototxt,
+)
 from goturn_caffe.paths import user_cache_dir
 
 OPENCV_EXTRA_COMMIT = "c4219d5eb3105ed8e634278fad312a1a8d2c182d"
@@ -52,8 +64,22 @@ MIRROR_ENV = "GOTURN_MODEL_MIRROR"
 CAFFENET_FILENAME = "bvlc_reference_caffenet.caffemodel"
 # As printed in models/bvlc_reference_caffenet/readme.md of the Caffe source.
 CAFFENET_SHA1 = "4c8d77deb20ea792f84eb5e6d0a11ca0a8660a46"
+# goturn.prototxt at the pinned commit: 7,949 bytes.  The SHA-1 is the one OpenCV for
+# Unity's asset downloader pins for this URL; OpenCV's GOTURN net written out as the
+# other public copies of this file spell it (the concat layer tab-indented, no final
+# newline) is 7,949 bytes with exactly that SHA-1, and the SHA-256 is that file's.
+OPENCV_PROTOTXT_SIZE = 7_949
+OPENCV_PROTOTXT_SHA1 = "d9016c4f3c0e7b36338564993ea33a5510e715ab"
+OPENCV_PROTOTXT_SHA256 = "34e0a44494c228b8e14c80e7ea4c3a40fd8853dce86896c82c58052a8660e926"
 OPENCV_PART_SIZES = (99_614_720, 99_614_720, 99_614_720, 61_040_147)
+# No digest of the four zip parts is published; they are pinned by size, the zip's own
+# CRC-32s and the load check.  The pinned commit's tree lists their git blob ids, and a
+# good download can be hashed: a value filled in here is checked like any other digest.
+OPENCV_PART_SHA256 = (None, None, None, None)
+OPENCV_PART_GIT_BLOBS = (None, None, None, None)
 CHUNK = 1 << 20
+READ_SIZE = 64 << 10     # bytes asked of the network at a time, so the bar moves on a slow line
+PROGRESS_BYTES = 64 << 10  # a server must send this much within the timeout to be waited for
 
 
 @dataclass(frozen=True)
@@ -62,6 +88,14 @@ class PinnedFile:
     host: str                 # a key of BASE_URLS
     size: int | None          # bytes; None where no size is published
     sha1: str | None = None   # where one is published
+    sha256: str | None = None
+    git_blob: str | None = None  # SHA-1 of b"blob <size>\0" + content, as git lists it
+
+    @property
+    def digests(self) -> dict:
+        """The known digests, by algorithm name (see :func:`file_digests`)."""
+        known = {"sha1": self.sha1, "sha256": self.sha256, "git-blob": self.git_blob}
+        return {name: value.lower() for name, value in known.items() if value}
 
 
 @dataclass(frozen=True)
@@ -73,9 +107,12 @@ class NamedModel:
 
 MODELS = {
     "opencv-goturn": NamedModel(
-        (PinnedFile("goturn.prototxt", "opencv_extra", 7_949),)
-        + tuple(PinnedFile(f"goturn.caffemodel.zip.{idx:03d}", "opencv_extra", size)
-                for idx, size in enumerate(OPENCV_PART_SIZES, 1)),
+        (PinnedFile("goturn.prototxt", "opencv_extra", OPENCV_PROTOTXT_SIZE, OPENCV_PROTOTXT_SHA1,
+                    OPENCV_PROTOTXT_SHA256),)
+        + tuple(PinnedFile(f"goturn.caffemodel.zip.{idx:03d}", "opencv_extra", size, None, sha256,
+                           blob)
+                for idx, (size, sha256, blob) in enumerate(
+                    zip(OPENCV_PART_SIZES, OPENCV_PART_SHA256, OPENCV_PART_GIT_BLOBS), 1)),
         "OpenCV's trained GOTURN (its own architecture: --model-format opencv)", opencv_zip=True),
     "caffenet": NamedModel(
         (PinnedFile(CAFFENET_FILENAME, "caffe_zoo", None, CAFFENET_SHA1),),
@@ -85,7 +122,11 @@ ALL = "all"
 
 
 class DownloadError(ModelError):
-    """A downloaded file that is not the pinned one (size, SHA-1, zip, architecture)."""
+    """A downloaded file that is not the pinned one (size, digest, zip, architecture)."""
+
+
+class TooSlow(ConnectionError):
+    """A server that keeps the connection open but sends (almost) nothing."""
 
 
 class Unreachable(ModelError):
@@ -129,27 +170,59 @@ def file_url(pinned: PinnedFile, base_urls=None, mirror=None) -> str:
     return f"{base.rstrip('/')}/{pinned.name}"
 
 
-def verify_file(path, source, size=None, sha1=None) -> None:
+DIGEST_LABELS = {"sha1": "SHA-1", "sha256": "SHA-256", "git-blob": "git blob id"}
+
+
+def file_digests(path, algorithms) -> dict:
+    """Hex digests of the file, by name: ``sha1``, ``sha256`` or ``git-blob`` (the
+    SHA-1 of ``b"blob <size>\0"`` and the content, as a repository lists a file),
+    read in one pass."""
+    path = Path(path)
+    hashes = {}
+    for name in algorithms:
+        if name == "git-blob":
+            hashes[name] = hashlib.sha1(b"blob %d\0" % path.stat().st_size)
+        elif name in DIGEST_LABELS:
+            hashes[name] = hashlib.new(name)
+        else:
+            raise ValueError(f"unknown digest {name!r}; known: {', '.join(DIGEST_LABELS)}")
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(CHUNK), b""):
+            for digest in hashes.values():
+                digest.update(chunk)
+    return {name: digest.hexdigest() for name, digest in hashes.items()}
+
+
+def verify_file(path, source, size=None, sha1=None, digests=None) -> None:
     """DownloadError naming ``source`` and both values unless ``path`` has ``size``
-    bytes and the SHA-1 ``sha1`` (each checked when given)."""
+    bytes, the SHA-1 ``sha1`` and each of ``digests`` (name -> hex, see
+    :func:`file_digests`); each is checked when given."""
     actual = Path(path).stat().st_size
     if size is not None and actual != size:
         raise DownloadError(f"{source}: size is {actual} bytes, expected {size}")
+    wanted = dict(digests or {})
     if sha1 is not None:
-        digest = file_digest(path, "sha1")
-        if digest != sha1.lower():
-            raise DownloadError(f"{source}: SHA-1 is {digest}, expected {sha1.lower()}")
+        wanted["sha1"] = sha1
+    found = file_digests(path, wanted)
+    for name, expected in wanted.items():
+        if found[name] != expected.lower():
+            raise DownloadError(f"{source}: {DIGEST_LABELS[name]} is {found[name]}, "
+                                f"expected {expected.lower()}")
 
 
-def fetch_file(url: str, dest, size=None, sha1=None, *, timeout: float = 30.0,
-               progress: bool = True, retries: int = 5) -> Path:
-    """Download ``url`` to ``dest`` unless a file of the right size and SHA-1 is there.
+def fetch_file(url: str, dest, size=None, sha1=None, *, digests=None, timeout: float = 30.0,
+               progress: bool = True, retries: int = 5, progress_bytes: int = PROGRESS_BYTES,
+               progress_seconds: float | None = None) -> Path:
+    """Download ``url`` to ``dest`` unless a file of the right size and digests is there.
 
     The bytes go to ``dest``'s hidden partial file (:func:`goturn_caffe.fileio.partial_path`),
     which a later call resumes with an HTTP Range request; a server that answers
     with the whole file instead is read from the start again.  A connection that
     breaks off is resumed up to ``retries`` times in a row without progress.
-    The file is then checked against ``size`` and ``sha1`` and renamed to ``dest``.
+    A server that sends fewer than ``progress_bytes`` within ``progress_seconds``
+    (default ``timeout``; ``timeout`` alone bounds each wait for a single byte) is
+    given up on.  The file is then checked against ``size``, ``sha1`` and
+    ``digests`` (see :func:`verify_file`) and renamed to ``dest``.
 
     Raises :class:`Unreachable` when the file cannot be had (the partial file is
     kept for the next try), :class:`DownloadError` naming ``url`` and both values
@@ -160,7 +233,7 @@ def fetch_file(url: str, dest, size=None, sha1=None, *, timeout: float = 30.0,
     dest = Path(dest)
     if dest.is_file():
         try:
-            verify_file(dest, dest, size, sha1)
+            verify_file(dest, dest, size, sha1, digests)
             return dest
         except DownloadError as exc:
             dest.unlink()
@@ -168,8 +241,9 @@ def fetch_file(url: str, dest, size=None, sha1=None, *, timeout: float = 30.0,
                                 "download it)") from None
     with atomic_path(dest, keep_partial=True) as tmp:
         try:
-            _download(url, tmp, dest.name, size, timeout, progress, retries)
-            verify_file(tmp, url, size, sha1)
+            deadline = (progress_bytes, timeout if progress_seconds is None else progress_seconds)
+            _download(url, tmp, dest.name, size, timeout, progress, retries, deadline)
+            verify_file(tmp, url, size, sha1, digests)
         except DownloadError as exc:
             tmp.unlink(missing_ok=True)
             raise DownloadError(f"{exc}; the download was deleted") from None
@@ -185,7 +259,8 @@ def _unreachable(url: str, dest, exc) -> Unreachable:
     return Unreachable(url, dest, str(reason) or type(reason).__name__)
 
 
-def _download(url: str, tmp: Path, label: str, size, timeout, progress, retries) -> None:
+def _download(url: str, tmp: Path, label: str, size, timeout, progress, retries,
+              deadline) -> None:
     from tqdm import tqdm
 
     offset = tmp.stat().st_size if tmp.is_file() else 0
@@ -216,7 +291,7 @@ def _download(url: str, tmp: Path, label: str, size, timeout, progress, retries)
                                unit_divisor=1024, desc=label, disable=not progress)
                 bar.n = start
                 bar.refresh()
-                offset, complete = _copy_body(response, tmp, start, size, url, bar)
+                offset, complete = _copy_body(response, tmp, start, size, url, bar, deadline)
             if complete:
                 return
             stalls = 0 if offset > before else stalls + 1
@@ -251,11 +326,17 @@ def _start(response, url: str, offset: int, size) -> tuple:
     return offset, total
 
 
-def _copy_body(response, tmp: Path, offset: int, size, url: str, bar) -> tuple:
+def _copy_body(response, tmp: Path, offset: int, size, url: str, bar, deadline) -> tuple:
     """Write the answer to ``tmp`` from ``offset`` on; ``(new offset, complete)``,
-    not complete when the connection broke off before the announced length."""
+    not complete when the connection broke off before the announced length.
+    ``deadline``: ``(bytes, seconds)``, TooSlow when fewer bytes than that arrive
+    within that many seconds."""
     length = response.headers.get("Content-Length")
     remaining = int(length) if length and length.isdigit() else None
+    # read1 returns what has arrived instead of waiting for a whole READ_SIZE
+    read = getattr(response, "read1", response.read)
+    need_bytes, need_seconds = deadline
+    window_start, window_bytes = time.monotonic(), 0
     try:
         out = open(tmp, "r+b" if offset else "wb")
     except OSError as exc:
@@ -265,7 +346,7 @@ def _copy_body(response, tmp: Path, offset: int, size, url: str, bar) -> tuple:
         out.truncate()
         while True:
             try:
-                chunk = response.read(CHUNK)
+                chunk = read(READ_SIZE)
             except (OSError, http.client.HTTPException):
                 return offset, False  # broken off mid-stream: the caller resumes
             if not chunk:
@@ -280,6 +361,14 @@ def _copy_body(response, tmp: Path, offset: int, size, url: str, bar) -> tuple:
                 remaining -= len(chunk)
             if size is not None and offset > size:
                 raise DownloadError(f"{url}: size is at least {offset} bytes, expected {size}")
+            window_bytes += len(chunk)
+            if window_bytes >= need_bytes:
+                window_start, window_bytes = time.monotonic(), 0
+            elif time.monotonic() - window_start > need_seconds:
+                # the bytes so far stay in the partial file for the next try
+                raise TooSlow(f"too slow: {window_bytes} bytes in the last {need_seconds:g} s, "
+                              f"fewer than the {need_bytes} wanted (stopped at byte {offset}; "
+                              "--timeout waits longer)")
     return offset, not remaining  # no length announced: the end of the stream ends the file
 
 
@@ -301,7 +390,7 @@ def download_files(files, cache_dir=None, *, base_urls=None, mirror=None, timeou
             missing.append(Unreachable(url, dest, down[base]))
             continue
         try:
-            paths.append(fetch_file(url, dest, pinned.size, pinned.sha1, timeout=timeout,
+            paths.append(fetch_file(url, dest, pinned.size, digests=pinned.digests, timeout=timeout,
                                     progress=progress))
         except Unreachable as exc:
             missing.append(exc)
@@ -312,17 +401,78 @@ def download_files(files, cache_dir=None, *, base_urls=None, mirror=None, timeou
     return paths
 
 
+def _net_inputs(param) -> list:
+    """``(name, shape)`` of each input of a NetParameter: the old ``input:`` fields
+    (OpenCV's file) or ``Input`` layers (the project's)."""
+    shapes = [tuple(shape.dim) for shape in param.input_shape]
+    if not shapes and param.input_dim:
+        dims = list(param.input_dim)
+        shapes = [tuple(dims[i:i + 4]) for i in range(0, len(dims), 4)]
+    inputs = list(zip(param.input, shapes)) if shapes else [(name, ()) for name in param.input]
+    for layer in param.layer:
+        if layer.type == "Input":
+            inputs += [(top, tuple(shape.dim)) for top, shape in zip(layer.top, layer.input_param.shape)]
+    return inputs
+
+
+def _layer_signature(layer) -> tuple:
+    """What of a layer decides the net's function and its weights' shapes (fillers,
+    learning rates and spelled-out default values do not)."""
+    conv, pool, power = layer.convolution_param, layer.pooling_param, layer.power_param
+    return (layer.name, layer.type, tuple(layer.bottom), tuple(layer.top),
+            (conv.num_output, tuple(conv.kernel_size), tuple(conv.stride), tuple(conv.pad),
+             conv.group) if layer.type == "Convolution" else None,
+            layer.inner_product_param.num_output if layer.type == "InnerProduct" else None,
+            (pool.pool, pool.kernel_size, pool.stride) if layer.type == "Pooling" else None,
+            (power.power, power.scale, power.shift) if layer.type == "Power" else None)
+
+
+def check_opencv_prototxt(prototxt, deploy=OPENCV_DEPLOY) -> None:
+    """DownloadError naming ``prototxt`` unless it parses as a Caffe net with the
+    inputs and layers of OpenCV's architecture ``deploy`` (an HTML error page or
+    another net of the right size is not taken)."""
+    try:
+        got = read_net_prototxt(prototxt)
+    except ModelError as exc:
+        raise DownloadError(str(exc)) from None
+    expected = read_net_prototxt(deploy)
+    if _net_inputs(got) != _net_inputs(expected):
+        raise DownloadError(f"{prototxt}: net inputs {_net_inputs(got) or 'none'}, expected "
+                            f"{_net_inputs(expected)} (not OpenCV's GOTURN prototxt)")
+    got_layers = [_layer_signature(layer) for layer in got.layer if layer.type != "Input"]
+    want_layers = [_layer_signature(layer) for layer in expected.layer if layer.type != "Input"]
+    if got_layers != want_layers:
+        index = next(i for i in range(max(len(got_layers), len(want_layers)))
+                     if got_layers[i:i + 1] != want_layers[i:i + 1])
+        got_layer = " ".join(got_layers[index][:2]) if index < len(got_layers) else "nothing"
+        want_layer = " ".join(want_layers[index][:2]) if index < len(want_layers) else "nothing"
+        raise DownloadError(f"{prototxt}: not OpenCV's GOTURN architecture (layer {index + 1} is "
+                            f"{got_layer}, expected {want_layer} with its settings)")
+
+
+def _check_downloaded_prototxt(prototxt, deploy) -> None:
+    """:func:`check_opencv_prototxt`, deleting a downloaded file that fails it."""
+    try:
+        check_opencv_prototxt(prototxt, deploy)
+    except DownloadError as exc:
+        Path(prototxt).unlink(missing_ok=True)
+        raise DownloadError(f"{exc}; it was deleted, run again to download it") from None
+
+
 def assemble_opencv(prototxt, parts, models_dir=MODELS_DIR, deploy=OPENCV_DEPLOY) -> Path:
-    """Join the downloaded ``parts`` of OpenCV's zip, check its CRCs, extract its
-    caffemodel, and load it into OpenCV's architecture ``deploy`` with the
-    weights-fit check; only then write ``<models_dir>/opencv/goturn.caffemodel``
+    """Check that ``prototxt`` is OpenCV's architecture ``deploy``
+    (:func:`check_opencv_prototxt`), join the downloaded ``parts`` of OpenCV's
+    zip, check its CRCs, extract its caffemodel, and load it into ``deploy`` with
+    the weights-fit check; only then write ``<models_dir>/opencv/goturn.caffemodel``
     and ``prototxt`` beside it.  Returns the caffemodel's path.
 
-    Raises DownloadError (the parts are deleted, nothing is written under
-    ``models_dir``) for a damaged zip, a zip without a caffemodel, or a
-    caffemodel that does not fit; CaffeUnavailable without pycaffe.
+    Raises DownloadError (nothing is written under ``models_dir``) for a
+    prototxt of another net (it is deleted, the parts are kept), a damaged zip,
+    a zip without a caffemodel, or a caffemodel that does not fit (the parts
+    are deleted); CaffeUnavailable without pycaffe.
     """
     import_caffe()  # the check needs Caffe: say so before the long work
+    _check_downloaded_prototxt(prototxt, deploy)
     parts = [Path(p) for p in parts]
     label = f"{parts[0].name.rsplit('.', 1)[0]} ({' + '.join(p.name for p in parts)})"
     target = Path(models_dir) / OPENCV_MODEL.relative_to(MODELS_DIR)
@@ -385,7 +535,8 @@ def fetch_model(name: str, models_dir=MODELS_DIR, cache_dir=None, *, mirror=None
                 progress: bool = True) -> Path:
     """Get the named model (a key of ``table``, default :data:`MODELS`) and return
     its file: OpenCV's caffemodel under ``models_dir`` (nothing is downloaded
-    when it and its prototxt are there), CaffeNet in ``cache_dir``.
+    when it and its prototxt are there, unless that prototxt is not the pinned
+    file: it alone is then downloaded again), CaffeNet in ``cache_dir``.
 
     ``mirror`` (default ``$GOTURN_MODEL_MIRROR``) replaces every base URL of
     ``base_urls`` (default :data:`BASE_URLS`).  Raises NotDownloaded,
@@ -395,10 +546,22 @@ def fetch_model(name: str, models_dir=MODELS_DIR, cache_dir=None, *, mirror=None
     if name not in table:
         raise ModelError(f"{name}: no such model; choose from {', '.join(table)}, {ALL}")
     model = table[name]
+    fetch_options = dict(base_urls=base_urls, mirror=resolve_mirror(mirror), timeout=timeout,
+                         progress=progress)
     if model.opencv_zip and all(p.is_file() for p in opencv_model_files(models_dir)):
-        return opencv_model_files(models_dir)[1]
-    paths = download_files(model.files, cache_dir, base_urls=base_urls, mirror=resolve_mirror(mirror),
-                           timeout=timeout, progress=progress)
+        installed, caffemodel = opencv_model_files(models_dir)
+        pinned = model.files[0]
+        try:
+            verify_file(installed, installed, pinned.size, digests=pinned.digests)
+        except DownloadError:
+            # installed unchecked by an earlier version (an HTML error page): replace it alone
+            (fresh,) = download_files(model.files[:1], cache_dir, **fetch_options)
+            import_caffe()
+            _check_downloaded_prototxt(fresh, deploy)
+            with atomic_path(installed) as tmp:
+                shutil.copyfile(fresh, tmp)
+        return caffemodel
+    paths = download_files(model.files, cache_dir, **fetch_options)
     if not model.opencv_zip:
         return paths[0]
     result = assemble_opencv(paths[0], paths[1:], models_dir, deploy)

@@ -7,8 +7,15 @@
 >>> x, y, w, h = tracker.update(cv2.imread("frame1.jpg")).to_xywh()
 
 Frames are BGR ``uint8`` arrays as ``cv2.imread`` or ``cv2.VideoCapture.read``
-give them.  :func:`open_batch_tracker` follows several targets with one
-forward pass per step: ``init_batch(frames, boxes)``, then
+give them; grey, BGRA and 16-bit arrays are converted as ``tools/track.py``
+converts such image files (:func:`~goturn_caffe.datasets.image_io.as_bgr_image`).
+A box is a :class:`~goturn_caffe.geometry.boxes.Box` or an ``(x, y, w, h)``
+tuple.  Anything else (None, a float image, ``update`` before ``init``) is a
+ValueError that says what is expected.  The box returned is always at least
+1 x 1 pixel inside the frame: where the network's estimate is not (an empty or
+inverted box, or one off the frame), the nearest such box is returned and the
+tracker goes on from it.  :func:`open_batch_tracker` follows several targets
+with one forward pass per step: ``init_batch(frames, boxes)``, then
 ``update_batch(frames) -> [Box]`` (``frames[i]`` is target i's frame, so the
 targets may come from different videos).
 
@@ -23,10 +30,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
+import numpy as np
+
+from goturn_caffe.datasets.image_io import as_bgr_image
+from goturn_caffe.geometry.boxes import Box
 from goturn_caffe.model.net import DEMO_MODEL, MODELS_DIR, OPENCV_MODEL, TRAINED_MODEL, ModelError
-from goturn_caffe.track.base import BatchTracker, Tracker
+from goturn_caffe.track.base import BatchTracker, Tracker, check_init_box
 from goturn_caffe.track.builder import build_targets_tracker, build_tracker
 
 GET_A_MODEL = ("`make model` downloads OpenCV's trained GOTURN, or tools/train.py trains "
@@ -86,17 +97,126 @@ def resolve_model(weights=None, model_format: Optional[str] = None,
     return choice
 
 
+def as_box(box, where: str = "box") -> Box:
+    """A :class:`Box`, or an ``(x, y, w, h)`` sequence as ``--box x,y,w,h`` takes it,
+    -> Box; ValueError saying what is expected otherwise."""
+    if isinstance(box, Box):
+        return box
+    try:
+        values = np.asarray(box, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        values = np.empty(0)
+    if values.size != 4:
+        raise ValueError(f"{where} {box!r}: expected a Box or an (x, y, w, h) tuple of 4 numbers")
+    return Box.from_xywh(*values)
+
+
+def box_in_frame(box: Box, width: int, height: int) -> Box:
+    """``box`` when it is at least 1 x 1 pixel and overlaps the ``width`` x ``height``
+    frame; else the nearest such box: clipped to the frame, each side at least one
+    pixel long around the clipped centre."""
+    if box.width >= 1 and box.height >= 1 and box.overlaps_image(width, height):
+        return box
+    clipped = box.clip(width, height)
+
+    def side(low: float, high: float, size: int) -> tuple:
+        if high - low >= 1:
+            return low, high
+        centre = min(max((low + high) / 2, 0.5), size - 0.5)
+        return centre - 0.5, centre + 0.5
+
+    (x1, x2), (y1, y2) = side(clipped.x1, clipped.x2, width), side(clipped.y1, clipped.y2, height)
+    return Box(x1, y1, x2, y2)
+
+
+class ScriptTracker(Tracker):
+    """What :func:`open_tracker` returns: ``tracker`` behind the checks and conversions
+    of the module doc.  ``model`` says which weights it runs."""
+
+    def __init__(self, tracker: Tracker, model: Optional[ModelChoice] = None):
+        self.tracker, self.model = tracker, model
+        self.box: Optional[Box] = None
+
+    @property
+    def last_timing(self):
+        return self.tracker.last_timing
+
+    def init(self, frame, box) -> None:
+        frame = as_bgr_image(frame, "init()'s frame")
+        box = as_box(box, "init()'s box")
+        check_init_box(box, frame, "init()'s box")
+        self.tracker.init(frame, box)
+        self.box = box
+
+    def update(self, frame) -> Box:
+        if self.box is None:
+            raise ValueError("update() before init(): start with init(frame, box) on the first frame")
+        frame = as_bgr_image(frame, "update()'s frame")
+        estimate = self.tracker.update(frame)
+        self.box = box_in_frame(estimate, frame.shape[1], frame.shape[0])
+        if self.box != estimate:    # go on from the box returned, not from an empty one
+            self.tracker.init(frame, self.box)
+        return self.box
+
+
+class ScriptBatchTracker(BatchTracker):
+    """What :func:`open_batch_tracker` returns: ``tracker`` behind the same checks and
+    conversions, per target."""
+
+    def __init__(self, tracker: BatchTracker, model: Optional[ModelChoice] = None):
+        self.tracker, self.model = tracker, model
+        self.boxes: Optional[list] = None
+
+    @property
+    def size(self) -> int:
+        return self.tracker.size
+
+    @property
+    def last_timing(self):
+        return self.tracker.last_timing
+
+    def init_batch(self, frames: Sequence, boxes: Sequence) -> None:
+        frames, boxes = self._frames(frames, "init_batch()"), list(boxes)
+        if len(frames) != len(boxes):
+            raise ValueError(f"init_batch(): {len(frames)} frames for {len(boxes)} boxes")
+        boxes = [as_box(box, f"init_batch()'s box {i}") for i, box in enumerate(boxes)]
+        for i, (frame, box) in enumerate(zip(frames, boxes)):
+            check_init_box(box, frame, f"init_batch()'s box {i}")
+        self.tracker.init_batch(frames, boxes)
+        self.boxes = boxes
+
+    def update_batch(self, frames: Sequence) -> list:
+        if self.boxes is None:
+            raise ValueError("update_batch() before init_batch(): start with "
+                             "init_batch(frames, boxes) on the first frames")
+        frames = self._frames(frames, "update_batch()")
+        estimates = self.tracker.update_batch(frames)
+        self.boxes = [box_in_frame(box, frame.shape[1], frame.shape[0])
+                      for box, frame in zip(estimates, frames)]
+        if self.boxes != estimates:
+            self.tracker.init_batch(frames, self.boxes)
+        return list(self.boxes)
+
+    @staticmethod
+    def _frames(frames: Sequence, where: str) -> list:
+        if frames is None or isinstance(frames, np.ndarray):
+            raise ValueError(f"{where} takes a list of frames, one per target")
+        return [as_bgr_image(frame, f"{where}'s frame {i}") for i, frame in enumerate(frames)]
+
+
 def open_tracker(weights=None, model_format: Optional[str] = None, gpu: Optional[int] = None,
                  engine: str = "default", models_dir=None, backend: str = "caffe",
                  deploy=None) -> Tracker:
     """A single-target :class:`~goturn_caffe.track.base.Tracker`: ``init(frame, box)``,
-    then ``update(frame) -> Box``.  ``weights`` None: :func:`choose_model`;
-    ``backend`` ``onnxruntime``: the same boxes on the CPU without Caffe's net
+    then ``update(frame) -> Box`` (frames and boxes as the module doc says).
+    ``weights`` None: :func:`choose_model`; ``backend`` ``onnxruntime``: the same
+    boxes on the CPU without Caffe's net
     (:func:`~goturn_caffe.track.builder.build_tracker`); ``deploy`` None: the model
     format's architecture; ``gpu`` None: the CPU."""
     choice = resolve_model(weights, model_format, models_dir)
-    return build_tracker("goturn", deploy=deploy, weights=choice.weights, gpu=gpu,
-                         model_format=choice.model_format, engine=engine, backend=backend)
+    return ScriptTracker(build_tracker("goturn", deploy=deploy, weights=choice.weights, gpu=gpu,
+                                       model_format=choice.model_format, engine=engine,
+                                       backend=backend), choice)
 
 
 def open_batch_tracker(weights=None, model_format: Optional[str] = None,
@@ -104,7 +224,8 @@ def open_batch_tracker(weights=None, model_format: Optional[str] = None,
                        models_dir=None, backend: str = "caffe", deploy=None) -> BatchTracker:
     """A :class:`~goturn_caffe.track.base.BatchTracker` for several targets:
     ``init_batch(frames, boxes)``, then ``update_batch(frames) -> [Box]``; the
-    options as :func:`open_tracker`'s."""
+    options, frames and boxes as :func:`open_tracker`'s."""
     choice = resolve_model(weights, model_format, models_dir)
-    return build_targets_tracker(deploy=deploy, weights=choice.weights, gpu=gpu,
-                                 model_format=choice.model_format, engine=engine, backend=backend)
+    return ScriptBatchTracker(build_targets_tracker(deploy=deploy, weights=choice.weights, gpu=gpu,
+                                                    model_format=choice.model_format, engine=engine,
+                                                    backend=backend), choice)

@@ -2,8 +2,9 @@
 
 :func:`open_input` opens a video, image folder or VOT/OTB sequence and finds
 the initial box (errors name the first frame's file); :func:`input_problems`
-lists what is wrong with its ground truth; :func:`tracking_weights` picks the
-weights (falling back to the demonstration model, said so); :func:`check_outputs`
+lists what is wrong with its ground truth; :func:`tracking_model` picks the
+model (in the one order of :func:`~goturn_caffe.track.api.choose_model`; the
+demonstration model is said so); :func:`check_outputs`
 refuses, before anything is loaded or tracked, outputs that cannot be written
 or that would overwrite an input; :func:`track_input` runs a tracker through it,
 writing the boxes file (and optionally an annotated video and a live window) as
@@ -19,13 +20,13 @@ from typing import Iterator, Optional
 
 import numpy as np
 
-from goturn_caffe.fileio import same_file
+from goturn_caffe.fileio import check_not_inputs
 from goturn_caffe.geometry.boxes import Box
 from goturn_caffe.model.net import MODELS_DIR
 from goturn_caffe.paths import OUTPUT_DIR, REPO_ROOT, SAMPLE_DIR
-from goturn_caffe.track.api import choose_model
+from goturn_caffe.track.api import ModelChoice, choose_model, resolve_model
 from goturn_caffe.track.base import check_init_box
-from goturn_caffe.track.builder import default_weights
+from goturn_caffe.track.builder import default_deploy, default_weights
 from goturn_caffe.track.goturn import track_sequence
 from goturn_caffe.track.output import (
     FrameProgress,
@@ -102,30 +103,48 @@ def input_problems(source: TrackingInput, most: int = 5) -> list:
     return lines
 
 
-def tracking_weights(weights=None, model_format: str = "goturn", log=print, models_dir=None) -> Path:
-    """The weights a tracking run loads: ``weights``, else the first model of
-    ``model_format`` in :func:`~goturn_caffe.track.api.choose_model`'s order (for
-    the authors' layout: your trained model, then the demonstration model of
-    ``make demo``, said in one line by ``log``).  ValueError saying how to get a
-    model when there is none."""
+def tracking_model(weights=None, model_format: Optional[str] = None, log=print,
+                   models_dir=None) -> ModelChoice:
+    """The model a tracking run loads: ``weights`` (in ``model_format``, default the
+    authors' layout), else the first model in :func:`~goturn_caffe.track.api.choose_model`'s
+    order -- the one order of every tool, the demo and the API: your trained model,
+    OpenCV's (``make model``), the demonstration model of ``make demo`` (said in one
+    line by ``log``) -- of ``model_format`` only when it is given.  ValueError saying
+    how to get a model when there is none."""
     if weights is not None:
-        return Path(weights)
-    default = default_weights(model_format)
-    if models_dir is not None:
-        default = Path(models_dir) / default.relative_to(MODELS_DIR)
+        return resolve_model(weights, model_format)
     choice = choose_model(models_dir, model_format)
     if choice is not None:
         if choice.untrained:
+            default = _in_models_dir(default_weights(), models_dir)
             log(f"no {_relative(default)}: using the DEMONSTRATION model of `make demo` "
                 f"({_relative(choice.weights)}; trained briefly on the bundled sample, not the "
                 "paper's model)")
-        return choice.weights
+        return choice
+    default = _in_models_dir(default_weights(model_format or "goturn"), models_dir)
     if model_format == "opencv":
         raise ValueError(f"{_relative(default)}: no such weights file; `make model` downloads "
                          "OpenCV's trained GOTURN there")
     raise ValueError(f"{_relative(default)}: no such weights file; train one (tools/train.py), "
-                     "run `make demo` for a demonstration model, or `make model` and "
-                     "--model-format opencv for OpenCV's trained GOTURN")
+                     "run `make demo` for a demonstration model, or `make model` for OpenCV's "
+                     "trained GOTURN")
+
+
+def _in_models_dir(path: Path, models_dir=None) -> Path:
+    return Path(models_dir) / path.relative_to(MODELS_DIR) if models_dir is not None else path
+
+
+def model_files(weights=None, deploy=None, model_format: Optional[str] = None, models_dir=None) -> list:
+    """The model files a tracking run reads, the defaults resolved (what no output may
+    overwrite): the weights :func:`tracking_model` picks (with none there, the file
+    it looks for), and the deploy prototxt of their layout.  Never raises for a
+    missing model: the run says so when it loads it."""
+    choice = choose_model(models_dir, model_format) if weights is None else None
+    if choice is not None:
+        weights, model_format = choice.weights, choice.model_format
+    model_format = model_format or "goturn"
+    weights = weights if weights is not None else _in_models_dir(default_weights(model_format), models_dir)
+    return [Path(weights), Path(deploy) if deploy is not None else default_deploy(model_format)]
 
 
 def _relative(path: Path) -> str:
@@ -146,15 +165,7 @@ def check_outputs(source: TrackingInput, output=None, save_video=None, show: boo
         outputs["--save-video"] = check_video_path(save_video)
     if show:
         check_gui("--show")
-    inputs = [(path, "an input of the sequence") for path in source.sequence.input_files]
-    inputs += [(path, "a model file") for path in model_files if path is not None]
-    for option, path in outputs.items():
-        for other, what in inputs:
-            if same_file(path, other):
-                raise ValueError(f"{path}: {option} would overwrite {what} ({other}); "
-                                 "choose another file")
-    if save_video and same_file(outputs["--output"], outputs["--save-video"]):
-        raise ValueError(f"{save_video}: --output and --save-video are the same file")
+    check_not_inputs(outputs, list(source.sequence.input_files) + list(model_files))
 
 
 def skipped_line(skipped: list, problems) -> str:
@@ -164,6 +175,17 @@ def skipped_line(skipped: list, problems) -> str:
     more = f"; {problems.summary()}" if len(problems) > 3 else ""
     return (f"skipped {len(skipped)} frame{'s' if len(skipped) > 1 else ''} that could not be "
             f"read (kept the last box): frames {indices}{': ' + why if why else ''}{more}")
+
+
+def ended_early_line(sequence) -> str:
+    """One line on a video that ended before its last frame ('' when it did not): the
+    boxes written are right, but the frames after the end have none."""
+    if not sequence.ended_early:
+        return ""
+    read, expected = sequence.ended_early
+    return (f"{sequence.source}: the video ended after {read} of the {expected} frames its header "
+            f"counts (a cut-off or damaged file): frames {read}..{expected - 1} could not be read "
+            "and have no box")
 
 
 def default_output(sequence) -> Path:
@@ -198,6 +220,9 @@ def track_input(tracker, source: TrackingInput, output=None, save_video: Optiona
     except KeyboardInterrupt:
         kept = writer.close(complete=False)
         raise KeyboardInterrupt(f"the {kept} boxes so far are in {output}") from None
+    except OSError:     # an output that cannot be written (a full disk): nothing half-written
+        writer.discard()
+        raise
     finally:
         if meter is not None:
             meter.close()
@@ -205,4 +230,4 @@ def track_input(tracker, source: TrackingInput, output=None, save_video: Optiona
     lines = [summary_line(sequence, result, writer)]
     if result.skipped:
         lines.append(skipped_line(result.skipped, sequence.frame_problems))
-    return "\n".join(lines)
+    return "\n".join(lines + [line for line in [ended_early_line(sequence)] if line])

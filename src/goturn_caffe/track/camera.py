@@ -22,9 +22,9 @@ from typing import Callable, Iterator, Optional, Union
 
 import cv2
 
+from goturn_caffe.fileio import check_not_inputs
 from goturn_caffe.track.multi import (
     TargetsWriter,
-    check_not_inputs,
     check_target_boxes,
     output_paths,
     run_targets,

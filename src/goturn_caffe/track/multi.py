@@ -28,19 +28,18 @@ from typing import Callable, Iterable, Optional, Sequence
 import cv2
 import numpy as np
 
-from goturn_caffe.fileio import partial_path, same_file
+from goturn_caffe.fileio import check_not_inputs, errors_naming, private_partial_path, remove_dead_partials
 from goturn_caffe.geometry.boxes import Box
 from goturn_caffe.paths import OUTPUT_DIR
-from goturn_caffe.track.app import skipped_line
+from goturn_caffe.track.app import ended_early_line, skipped_line
 from goturn_caffe.track.base import BatchTracker, check_init_box
 from goturn_caffe.track.goturn import track_targets
 from goturn_caffe.track.output import (
     FLUSH_EVERY,
-    VIDEO_CODECS,
     FrameProgress,
+    VideoOutput,
     check_gui,
     check_output_file,
-    check_video_path,
     format_box,
 )
 from goturn_caffe.track.sequences import SequenceError, open_sequence, parse_box
@@ -140,21 +139,19 @@ class TargetsWriter:
         self.count = count
         self.boxes_paths = [check_output_file(p, "--output") for p in boxes_paths or ()]
         self.csv_path = check_output_file(csv_path, "--csv") if csv_path else None
-        self.video_path = check_video_path(video_path) if video_path else None
+        self.video = VideoOutput(video_path, fps) if video_path else None
         if show:
             check_gui("--show")
         self.show, self.fps, self.title = show, fps, title
         self.frames = 0
-        self._files, self._csv, self._video = [], None, None
+        self._files, self._csv, self._partials = [], None, {}
         self._stamps: list = []
         self.display_fps = 0.0
         try:
             for path in self.boxes_paths:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                self._files.append(open(partial_path(path), "w"))
+                self._files.append(self._open_partial(path))
             if self.csv_path:
-                self.csv_path.parent.mkdir(parents=True, exist_ok=True)
-                self._csv_file = open(partial_path(self.csv_path), "w", newline="")
+                self._csv_file = self._open_partial(self.csv_path, newline="")
                 self._csv = csv.writer(self._csv_file)
                 self._csv.writerow(CSV_HEADER)
             if frame_size:
@@ -163,40 +160,47 @@ class TargetsWriter:
             self.discard()
             raise
 
+    @property
+    def video_path(self) -> Optional[Path]:
+        return self.video.path if self.video else None
+
+    def _open_partial(self, path: Path, **options):
+        """The text file written for ``path``: a partial file private to this run."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_dead_partials(path)
+        self._partials[path] = private_partial_path(path)
+        return open(self._partials[path], "w", **options)
+
+    def _outputs(self) -> list:
+        """(final path, open file) of each text output."""
+        return list(zip(self.boxes_paths, self._files)) + (
+            [(self.csv_path, self._csv_file)] if self._csv else [])
+
     def open_video(self, size: tuple) -> None:
         """Open the video writer for frames of ``size`` (width, height), if a video is
         asked for and not open yet (ValueError naming the file when OpenCV cannot)."""
-        if not self.video_path or self._video is not None:
-            return
-        self.video_path.parent.mkdir(parents=True, exist_ok=True)
-        codec = VIDEO_CODECS[self.video_path.suffix.lower()]
-        self._video = cv2.VideoWriter(str(partial_path(self.video_path)),
-                                      cv2.VideoWriter_fourcc(*codec), self.fps, tuple(size))
-        if not self._video.isOpened():
-            self._video = None
-            raise ValueError(f"{self.video_path}: OpenCV cannot write this video ({codec} codec)")
-        self._video_size = tuple(size)
+        if self.video:
+            self.video.open(size)
 
     def add(self, number: int, frame, boxes: Sequence[Box]) -> bool:
         """Record frame ``number``'s boxes; True when the window's user asked to stop."""
-        for file, box in zip(self._files, boxes):
-            file.write(format_box(box) + "\n")
+        for path, file, box in zip(self.boxes_paths, self._files, boxes):
+            with errors_naming(path):
+                file.write(format_box(box) + "\n")
         if self._csv:
-            for target, box in enumerate(boxes, 1):
-                self._csv.writerow([number, target] + format_box(box).split(","))
+            with errors_naming(self.csv_path):
+                for target, box in enumerate(boxes, 1):
+                    self._csv.writerow([number, target] + format_box(box).split(","))
         self.frames += 1
         if self.frames % FLUSH_EVERY == 0:
             self.flush()
         self._tick()
-        if frame is None or not (self.video_path or self.show):
+        if frame is None or not (self.video or self.show):
             return False
         label = f"#{number}" + (f"  {self.display_fps:.1f} fps" if self.show else "")
         canvas = draw_targets(frame, boxes, label)
-        if self.video_path:
-            self.open_video((canvas.shape[1], canvas.shape[0]))
-            if (canvas.shape[1], canvas.shape[0]) != self._video_size:  # a frame of another size
-                canvas = cv2.resize(canvas, self._video_size, interpolation=cv2.INTER_AREA)
-            self._video.write(canvas)
+        if self.video:
+            self.video.write(canvas)
         if self.show:
             cv2.imshow(self.title, canvas)
             return (cv2.waitKey(1) & 0xFF) in (ord("q"), 27)
@@ -210,36 +214,42 @@ class TargetsWriter:
             self.display_fps = (len(self._stamps) - 1) / (self._stamps[-1] - self._stamps[0])
 
     def flush(self) -> None:
-        for file in self._files + ([self._csv_file] if self._csv else []):
-            file.flush()
-
-    def _partials(self) -> list:
-        return [partial_path(p) for p in self.boxes_paths + [self.csv_path, self.video_path] if p]
+        for path, file in self._outputs():
+            with errors_naming(path):
+                file.flush()
 
     def discard(self) -> None:
         """Close and delete the partial files (the final names are not touched)."""
         for file in self._files + ([self._csv_file] if self._csv else []):
-            file.close()
-        if self._video is not None:
-            self._video.release()
-        for path in self._partials():
-            path.unlink(missing_ok=True)
+            try:
+                file.close()
+            except OSError:
+                pass    # a full disk: the partial goes anyway
+        if self.video:
+            self.video.discard()
+        for partial in self._partials.values():
+            partial.unlink(missing_ok=True)
 
     def close(self) -> None:
-        """Close every file and rename it to its final name (also after an early stop)."""
-        for file, path in zip(self._files, self.boxes_paths):
-            file.close()
-            os.replace(partial_path(path), path)
-        if self._csv:
-            self._csv_file.close()
-            os.replace(partial_path(self.csv_path), self.csv_path)
-        if self._video is not None:
-            self._video.release()
-            os.replace(partial_path(self.video_path), self.video_path)
+        """Close every file and rename it to its final name (also after an early stop);
+        the video last, and only when complete (ValueError naming it; the boxes stay)."""
+        try:
+            for path, file in self._outputs():
+                with errors_naming(path):
+                    file.close()
+                    os.replace(self._partials[path], path)
+        except BaseException:
+            self.discard()
+            raise
         if self.show:
             cv2.destroyAllWindows()
+        if self.video:
+            try:
+                self.video.finish()
+            except ValueError as exc:
+                raise ValueError(f"{exc}; the boxes are in {self.written(video=False)}") from None
 
-    def written(self) -> str:
+    def written(self, video: bool = True) -> str:
         """Where the outputs are, for the summary line."""
         parts = []
         if self.boxes_paths:
@@ -248,7 +258,7 @@ class TargetsWriter:
             parts.append(f"boxes {where}")
         if self.csv_path:
             parts.append(f"CSV {self.csv_path}")
-        if self.video_path:
+        if self.video_path and video:
             parts.append(f"video {self.video_path}")
         return ", ".join(parts)
 
@@ -276,6 +286,10 @@ def run_targets(tracker: BatchTracker, frames: Iterable, boxes: Sequence[Box],
         writer.close()
         raise KeyboardInterrupt(f"the {writer.frames} frames so far are in {writer.written()}") \
             from None
+    except OSError:     # an output that cannot be written (a full disk): nothing half-written
+        progress.close()
+        writer.discard()
+        raise
     progress.close()
     writer.close()
     line = (f"{name}: {len(boxes)} target(s), {len(result.boxes)} frames; "
@@ -292,21 +306,6 @@ def output_paths(output, csv_path, name: str, count: int) -> list:
     return target_paths(output, name, count, OUTPUT_DIR / "track")
 
 
-def check_not_inputs(outputs: dict, inputs: Sequence) -> None:
-    """ValueError when an output (option -> path) is one of ``inputs`` (writing it
-    would destroy it) or when two outputs are the same file."""
-    named = [(option, path) for option, paths in outputs.items() for path in paths if path]
-    for option, path in named:
-        for other in inputs:
-            if other is not None and same_file(path, other):
-                raise ValueError(f"{path}: {option} would overwrite an input of the run "
-                                 f"({other}); choose another file")
-    for i, (option, path) in enumerate(named):
-        for other_option, other in named[i + 1:]:
-            if same_file(path, other):
-                raise ValueError(f"{path}: {option} and {other_option} are the same file")
-
-
 def track_video_targets(path, boxes: Sequence[Box], build: Callable[[], BatchTracker],
                         output=None, csv_path=None, save_video=None, show: bool = False,
                         model_files: Sequence = ()) -> str:
@@ -314,7 +313,9 @@ def track_video_targets(path, boxes: Sequence[Box], build: Callable[[], BatchTra
     through the video, image folder or sequence folder ``path`` with the batch
     tracker ``build()`` returns, built once the input and the outputs are checked
     (no output may be an input of the run: a frame, the ground truth, the video,
-    ``model_files``).  Returns the summary."""
+    ``model_files``: the model files with the defaults resolved, and any other file
+    read, such as a ``--boxes`` file).  Returns the summary, with a line on frames
+    that could not be read and on a video that ended early."""
     sequence = open_sequence(path)
     frames = sequence.frames()
     first = next(frames, None)
@@ -340,4 +341,6 @@ def track_video_targets(path, boxes: Sequence[Box], build: Callable[[], BatchTra
     result, line = run_targets(tracker, numbered, boxes, writer, sequence.name, len(sequence))
     if result.skipped:
         line += "\n" + skipped_line(result.skipped, sequence.frame_problems)
+    if sequence.ended_early:
+        line += "\n" + ended_early_line(sequence)
     return line

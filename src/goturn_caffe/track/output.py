@@ -3,6 +3,9 @@
 Every output is checked before the first frame is tracked (a folder where a file
 belongs, a video format OpenCV cannot write, a live window OpenCV cannot open),
 so a bad option never costs a whole run.  Outputs create their parent folders.
+Each is written to a partial file private to the run
+(:func:`goturn_caffe.fileio.private_partial_path`) and renamed at the end; the
+video only once it holds every frame it was given (:class:`VideoOutput`).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Optional
 import cv2
 import numpy as np
 
-from goturn_caffe.fileio import partial_path
+from goturn_caffe.fileio import errors_naming, private_partial_path, remove_dead_partials
 from goturn_caffe.geometry.boxes import Box
 
 BOX_COLOUR = (0, 255, 0)       # BGR: the tracker
@@ -76,6 +79,79 @@ def format_box(box: Box) -> str:
     return ",".join(f"{v:.2f}" for v in box.to_xywh())
 
 
+class VideoOutput:
+    """An annotated video, written to a private partial file and renamed to ``path``
+    only when it is complete: OpenCV's writer fails silently (a full disk, the
+    file-size limit), so :meth:`finish` opens the file again and counts its frames.
+    A video that is not complete is deleted and the file already at ``path``, if
+    any, stays (ValueError naming ``path``)."""
+
+    def __init__(self, path, fps: float = 30.0):
+        self.path = check_video_path(path)
+        self.fps = fps
+        self.codec = VIDEO_CODECS[self.path.suffix.lower()]
+        self.partial = private_partial_path(self.path)
+        self.size: Optional[tuple] = None
+        self.frames = 0
+        self._writer = None
+
+    def open(self, size: tuple) -> None:
+        """Start the video at ``size`` (width, height): ValueError naming the file when
+        OpenCV cannot write it.  Opening again does nothing."""
+        if self._writer is not None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        remove_dead_partials(self.path)
+        writer = cv2.VideoWriter(str(self.partial), cv2.VideoWriter_fourcc(*self.codec), self.fps,
+                                 tuple(size))
+        if not writer.isOpened():
+            self.partial.unlink(missing_ok=True)
+            raise ValueError(f"{self.path}: OpenCV cannot write this video ({self.codec} codec)")
+        self._writer, self.size = writer, tuple(size)
+
+    def write(self, canvas: np.ndarray) -> None:
+        """One frame (opening the video at its size if needed; a frame of another size
+        is scaled to the first one's)."""
+        self.open((canvas.shape[1], canvas.shape[0]))
+        if (canvas.shape[1], canvas.shape[0]) != self.size:
+            canvas = cv2.resize(canvas, self.size, interpolation=cv2.INTER_AREA)
+        self._writer.write(canvas)
+        self.frames += 1
+
+    def discard(self) -> None:
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
+        self.partial.unlink(missing_ok=True)
+
+    def finish(self) -> None:
+        """Close the video and rename it to :attr:`path` once it holds every frame; else
+        delete it and raise a ValueError naming :attr:`path` (what is there stays)."""
+        if self._writer is None:
+            return
+        self._writer.release()
+        self._writer = None
+        found = video_frame_count(self.partial)
+        if found != self.frames:
+            self.partial.unlink(missing_ok=True)
+            raise ValueError(f"{self.path}: the video could not be written completely ({found} of "
+                             f"its {self.frames} frames readable: a full disk or the file-size "
+                             "limit?); it was not saved, and the file already there, if any, is unchanged")
+        os.replace(self.partial, self.path)
+
+
+def video_frame_count(path) -> int:
+    """The frames a video file says it holds (0 when OpenCV cannot open it)."""
+    path = Path(path)
+    if not path.is_file() or path.stat().st_size == 0:
+        return 0
+    capture = cv2.VideoCapture(str(path))
+    try:
+        return int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if capture.isOpened() else 0
+    finally:
+        capture.release()
+
+
 class TrackWriter:
     """Writes boxes (and frames) as tracking goes, into hidden partial files renamed
     at the end.
@@ -83,84 +159,94 @@ class TrackWriter:
     Every output is checked, and the video writer opened, here, before any frame
     is tracked (ValueError naming the file).  The boxes file is flushed every
     :data:`FLUSH_EVERY` frames, so after a crash (even ``kill -9``) its partial
-    file holds the boxes so far; a rerun with the same outputs replaces the
-    partials it left.  ``close(complete=False)`` still renames what was written,
-    so a run stopped midway keeps its output so far, and no half-written file is
-    ever left under the final name while the run is going.
+    file holds the boxes so far; a rerun with the same outputs deletes the
+    partials the crashed run left.  The partial files are private to the run, so
+    two runs onto one output never mix their lines.  ``close(complete=False)``
+    still renames what was written, so a run stopped midway keeps its output so
+    far, and no half-written file is ever left under the final name while the run
+    is going.  A write that fails (a full disk) raises an OSError naming the file.
     """
 
     def __init__(self, boxes_path, video_path: Optional[str] = None, show: bool = False,
                  fps: float = 30.0, ground_truth: Optional[list] = None,
                  frame_size: Optional[tuple] = None):
         self.boxes_path = check_output_file(boxes_path, "--output")
-        self.video_path = check_video_path(video_path) if video_path else None
+        self.video = VideoOutput(video_path, fps) if video_path else None
         if show:
             check_gui("--show")
-        self._boxes_tmp = partial_path(self.boxes_path)
-        self._video_tmp = partial_path(self.video_path) if self.video_path else None
-        self._video, self._video_size = None, None
         self.fps, self.show, self.ground_truth = fps, show, ground_truth
         self.count = 0
         self.overlaps: list = []
         self.static_overlaps: list = []   # the initial box's, on the same frames (a baseline)
         self._first_box: Optional[Box] = None
         self.boxes_path.parent.mkdir(parents=True, exist_ok=True)
+        remove_dead_partials(self.boxes_path)
+        self._boxes_tmp = private_partial_path(self.boxes_path)
         self._boxes_file = open(self._boxes_tmp, "w")
-        if self.video_path and frame_size:
+        if self.video and frame_size:
             try:
-                self._open_video(frame_size)
+                self.video.open(frame_size)
             except ValueError:
                 self._boxes_file.close()
                 self._boxes_tmp.unlink(missing_ok=True)
                 raise
 
-    def _open_video(self, frame_size: tuple) -> None:
-        """The video writer at ``frame_size`` (width, height), on the partial file."""
-        self.video_path.parent.mkdir(parents=True, exist_ok=True)
-        fourcc = cv2.VideoWriter_fourcc(*VIDEO_CODECS[self.video_path.suffix.lower()])
-        self._video = cv2.VideoWriter(str(self._video_tmp), fourcc, self.fps, tuple(frame_size))
-        if not self._video.isOpened():
-            self._video = None
-            self._video_tmp.unlink(missing_ok=True)
-            raise ValueError(f"{self.video_path}: OpenCV cannot write this video "
-                             f"({VIDEO_CODECS[self.video_path.suffix.lower()]} codec)")
-        self._video_size = tuple(frame_size)
+    @property
+    def video_path(self) -> Optional[Path]:
+        return self.video.path if self.video else None
 
     def add(self, index: int, frame, box: Box) -> None:
-        self._boxes_file.write(format_box(box) + "\n")
-        self.count += 1
-        if self.count % FLUSH_EVERY == 0:
-            self._boxes_file.flush()
+        with errors_naming(self.boxes_path):
+            self._boxes_file.write(format_box(box) + "\n")
+            self.count += 1
+            if self.count % FLUSH_EVERY == 0:
+                self._boxes_file.flush()
         truth = self.ground_truth[index] if self.ground_truth and index < len(self.ground_truth) else None
         if self._first_box is None:
             self._first_box = box
         if truth is not None:
             self.overlaps.append(box.iou(truth))
             self.static_overlaps.append(self._first_box.iou(truth))
-        if frame is None or not (self.video_path or self.show):
+        if frame is None or not (self.video or self.show):
             return
         canvas = frame.copy()
         if truth is not None:
             cv2.rectangle(canvas, _corner(truth, 0), _corner(truth, 1), TRUTH_COLOUR, 1)
         cv2.rectangle(canvas, _corner(box, 0), _corner(box, 1), BOX_COLOUR, 2)
         cv2.putText(canvas, f"#{index}", (5, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, BOX_COLOUR, 1)
-        if self.video_path:
-            if self._video is None:
-                self._open_video((canvas.shape[1], canvas.shape[0]))
-            if (canvas.shape[1], canvas.shape[0]) != self._video_size:  # a frame of another size
-                canvas = cv2.resize(canvas, self._video_size, interpolation=cv2.INTER_AREA)
-            self._video.write(canvas)
+        if self.video:
+            self.video.write(canvas)
         if self.show:
             cv2.imshow("GOTURN", canvas)
             cv2.waitKey(1)
 
     def close(self, complete: bool = True) -> int:
-        self._boxes_file.close()
-        os.replace(self._boxes_tmp, self.boxes_path)
-        if self._video is not None:
-            self._video.release()
-            os.replace(self._video_tmp, self.video_path)
+        """Rename the boxes file, then the video (a ValueError naming the video when it
+        is incomplete: the boxes are kept all the same).  Returns the boxes written."""
+        try:
+            with errors_naming(self.boxes_path):
+                self._boxes_file.close()
+                os.replace(self._boxes_tmp, self.boxes_path)
+        except BaseException:
+            self.discard()
+            raise
+        if self.video:
+            try:
+                self.video.finish()
+            except ValueError as exc:
+                raise ValueError(f"{exc}; the {self.count} boxes are in {self.boxes_path}") from None
         return self.count
+
+    def discard(self) -> None:
+        """Close and delete the partial files (after a failed write: the final names keep
+        what they had)."""
+        try:
+            self._boxes_file.close()
+        except OSError:
+            pass    # the write that failed again on the way out: the partial goes anyway
+        self._boxes_tmp.unlink(missing_ok=True)
+        if self.video:
+            self.video.discard()
 
     @property
     def mean_iou(self) -> Optional[float]:

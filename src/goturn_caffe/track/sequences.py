@@ -6,6 +6,8 @@ lazily (one decoded frame in memory at a time).  A folder's frames are a
 the ground-truth boxes, the first of which gives the initial box).  A frame
 that cannot be used (undecodable, a truncated JPEG) comes back as ``None`` so
 the caller can skip it and go on; why is in :attr:`FrameSource.frame_problems`.
+A video file that ends before the frame count in its header (cut off, damaged)
+says so in :attr:`FrameSource.ended_early`.
 Problems of the ground truth (bad lines) are in :attr:`FrameSource.problems`.
 """
 
@@ -42,6 +44,7 @@ class FrameSource:
     problems: SkipReport = field(default_factory=SkipReport)        # the ground truth's
     frame_problems: SkipReport = field(default_factory=SkipReport)  # frames read as None
     annotation_files: list = field(default_factory=list)            # ground truth, tags
+    ended_early: Optional[tuple] = None  # a video's (frames read, frames it says it has)
 
     @property
     def name(self) -> str:
@@ -72,14 +75,18 @@ class FrameSource:
                 yield read_frame(path, self.frame_problems)
             return
         capture = cv2.VideoCapture(self.source)
+        expected, read = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)), 0
         try:
             while True:
                 ok, frame = capture.read()
                 if not ok:
-                    return
+                    break
+                read += 1
                 yield frame
         finally:
             capture.release()
+        if 0 < read < expected:     # a file cut off or damaged: its header counts more
+            self.ended_early = (read, expected)
 
     def __len__(self) -> int:
         if self.video.frames:

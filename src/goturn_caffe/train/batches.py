@@ -62,8 +62,9 @@ class GroupMaker:
     is a pure function of its index: whichever process builds it, in whatever
     order, and a run resumed at any batch continues the same stream.  A pair
     whose image fails to decode or whose box is unusable is skipped (another is
-    drawn from the same generator); more than ``max_bad_reads`` failures for
-    one group means the data is unusable, and raises.
+    drawn from the same generator) and listed, ``(where, reason)``, until
+    :meth:`take_skipped` hands the list over; more than ``max_bad_reads``
+    failures for one group means the data is unusable, and raises.
     """
 
     def __init__(self, training_set, config: BatchConfig, seed: int, rank: int = 0,
@@ -75,6 +76,12 @@ class GroupMaker:
                        else training_set.videos)
         self.generator = ExampleGenerator(motion=config.motion,
                                           num_shifted=config.augmented_per_pair)
+        self.skipped: list = []
+
+    def take_skipped(self) -> list:
+        """The ``(where, reason)`` of each pair skipped since the last call."""
+        taken, self.skipped = self.skipped, []
+        return taken
 
     @property
     def group_size(self) -> int:
@@ -87,9 +94,11 @@ class GroupMaker:
             try:  # an undecodable image or an unusable box (ValueError) costs one draw
                 return self.generator.make_examples(
                     *draw_pair(self.training_set, kind, rng, self.videos), rng=rng)
-            except ValueError:
+            except ValueError as exc:
                 if attempt == self.max_bad_reads:
                     raise
+                self.skipped.append((getattr(exc, "source", f"example group {index}"),
+                                     getattr(exc, "reason", str(exc))))
 
 
 def batch_start(batch: int, config: BatchConfig) -> tuple:

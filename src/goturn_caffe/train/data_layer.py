@@ -6,8 +6,10 @@ Caffe-facing code is the :class:`GoturnDataLayer` shell at the bottom; it parses
 
 ``param_str`` is JSON; every key is optional::
 
-    {"alov": DIR, "det": DIR, "otb": DIR,   # dataset roots, or
-     "lmdb": DIR,                           # the cache built by `make data`
+    {"alov": DIR, "det": DIR, "otb": DIR,   # dataset roots,
+     "got10k": DIR, "lasot": DIR, "trackingnet": DIR, "trackingnet_chunks": [0, 1],
+     "lmdb": DIR,                           # or the cache built by `make data`;
+     "exclude": ["otb", "vot"], "exclude_videos": FILE,  # videos left out (either way)
      "batch_size": 50, "augmented_per_pair": 10, "mix": "alternate|videos|images",
      "lambda_shift": 5, "lambda_scale": 15, "min_scale": -0.4, "max_scale": 0.4,
      "smooth_motion": true, "max_videos": null,
@@ -33,7 +35,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -43,7 +45,10 @@ from goturn_caffe.paths import REPO_ROOT
 from goturn_caffe.train.batches import BatchConfig
 
 SAMPLE_DATA = REPO_ROOT / "data" / "sample"
-DATASET_KEYS = ("alov", "det", "otb", "lmdb")
+SOURCE_KEYS = ("alov", "det", "otb", "got10k", "lasot", "trackingnet")
+# which videos of the sources are used: TrainingSet.from_roots / from_lmdb keywords
+SELECTION_KEYS = ("exclude", "exclude_videos", "trackingnet_chunks")
+DATASET_KEYS = SOURCE_KEYS + SELECTION_KEYS + ("lmdb",)
 # param_str key -> MotionModel field (the keys are flat in param_str)
 MOTION_KEYS = {"lambda_shift": "lambda_shift", "lambda_scale": "lambda_scale",
                "min_scale": "min_scale", "max_scale": "max_scale", "smooth_motion": "smooth"}
@@ -52,19 +57,21 @@ MOTION_KEYS = {"lambda_shift": "lambda_shift", "lambda_scale": "lambda_scale",
 @dataclass(frozen=True)
 class DataLayerParams:
     config: BatchConfig
-    roots: dict          # dataset name -> folder (alov / det / otb), empty with lmdb
+    roots: dict          # dataset name -> folder (SOURCE_KEYS), empty with lmdb
     lmdb: str | None
     seed: int
     workers: int
     queue_depth: int
     start_batch: int = 0
+    selection: dict = field(default_factory=dict)   # SELECTION_KEYS given
 
     def open_training_set(self):
         from goturn_caffe.datasets.training_set import TrainingSet
 
         if self.lmdb:
-            return TrainingSet.from_lmdb(self.lmdb)
-        return TrainingSet.from_roots(**self.roots)
+            return TrainingSet.from_lmdb(self.lmdb, self.selection.get("exclude", ()),
+                                         self.selection.get("exclude_videos"))
+        return TrainingSet.from_roots(**self.roots, **self.selection)
 
 
 def default_workers() -> int:
@@ -86,7 +93,8 @@ def parse_params(param_str: str) -> DataLayerParams:
         raise ValueError(f"data layer param_str: unknown keys {unknown}; known: {sorted(known)}")
     motion = MotionModel(**{MOTION_KEYS[k]: raw[k] for k in MOTION_KEYS if k in raw})
     config = BatchConfig(motion=motion, **{k: raw[k] for k in config_keys if k in raw})
-    roots = {k: str(raw[k]) for k in ("alov", "det", "otb") if raw.get(k)}
+    roots = {k: str(raw[k]) for k in SOURCE_KEYS if raw.get(k)}
+    selection = {k: raw[k] for k in SELECTION_KEYS if raw.get(k)}
     lmdb = raw.get("lmdb")
     if lmdb and roots:
         raise ValueError("data layer param_str: give dataset roots or an lmdb cache, not both")
@@ -96,7 +104,7 @@ def parse_params(param_str: str) -> DataLayerParams:
     return DataLayerParams(config=config, roots=roots, lmdb=lmdb, seed=int(raw.get("seed", AUTHORS.seed)),
                            workers=default_workers() if workers is None else int(workers),
                            queue_depth=int(raw.get("queue_depth", 2)),
-                           start_batch=int(raw.get("start_batch", 0)))
+                           start_batch=int(raw.get("start_batch", 0)), selection=selection)
 
 
 def solver_rank(caffe) -> int:
@@ -139,6 +147,11 @@ class BatchSource:
         batch = next(self._batches)
         self.position += 1
         return batch
+
+    @property
+    def skipped(self) -> list:
+        """``(where, reason)`` of each training pair skipped so far (undecodable images)."""
+        return self.groups.skipped
 
     def close(self) -> None:
         self.groups.close()

@@ -13,7 +13,9 @@ consumer takes them in index order, so the sequence is the same for any
 number of workers, and starting at ``start`` continues it from there.  A
 worker that raises sends its traceback; one that dies silently (killed, out of
 memory) is noticed by its exit code: either way the consumer raises
-:class:`WorkerError`, never hangs.
+:class:`WorkerError`, never hangs.  What a maker skipped while building an
+item (its ``take_skipped()``, if it has one: undecodable images) travels with
+the item and is gathered in :attr:`Prefetcher.skipped`, in item order.
 
 Workers are spawned, not forked: a fork copies OpenCV's thread pool in
 whatever state the parent left it, and a child that touches it can hang
@@ -84,10 +86,15 @@ def _worker_main(make_item, first, stride, block_name, count, crop_shape,
                 break
             targets, searches, labels = _slot_arrays(block.buf, count, crop_shape, slot)
             targets[...], searches[...], labels[...] = make_item(index)
-            ready_slots.put(("item", slot))
+            ready_slots.put(("item", (slot, _take_skipped(make_item))))
             index += stride
     except Exception:  # noqa: BLE001 - every failure must reach the consumer
         ready_slots.put(("error", traceback.format_exc()))
+
+
+def _take_skipped(make_item) -> list:
+    take = getattr(make_item, "take_skipped", None)
+    return take() if take is not None else []
 
 
 class Prefetcher:
@@ -97,7 +104,8 @@ class Prefetcher:
     ``make_item`` must be picklable and a pure function of the index (see the
     module doc).  ``workers=0`` builds each item in the calling process (the
     same items).  ``depth``: slots per worker.  ``position`` is the index of the
-    next item.  Use as an iterator; call :meth:`close`.
+    next item; ``skipped`` what the maker skipped for the items handed out so
+    far.  Use as an iterator; call :meth:`close`.
     """
 
     def __init__(self, make_item: Callable, count: int, crop_shape: tuple, start: int = 0,
@@ -106,6 +114,7 @@ class Prefetcher:
         self.stall_seconds = stall_seconds  # a live worker silent this long is stuck
         self.workers = workers
         self.position = start
+        self.skipped: list = []
         self._next_worker = 0
         if workers == 0:
             self._make_item = make_item
@@ -134,6 +143,7 @@ class Prefetcher:
         """The next item as fresh arrays: targets, searches (N,H,W,3) uint8; labels (N,4) float32."""
         if self.workers == 0:
             item = tuple(np.array(a) for a in self._make_item(self.position))
+            self.skipped += _take_skipped(self._make_item)
             self.position += 1
             return item
         w = self._next_worker
@@ -152,9 +162,11 @@ class Prefetcher:
                                       "stuck (a slow disk, or a deadlock)") from None
         if kind == "error":
             raise WorkerError(f"data worker {w} failed:\n{payload}")
+        slot, skipped = payload
         arrays = tuple(a.copy() for a in _slot_arrays(self._blocks[w].buf, self.count,
-                                                       self.crop_shape, payload))
-        self._free[w].put(payload)
+                                                       self.crop_shape, slot))
+        self._free[w].put(slot)
+        self.skipped += skipped
         self._next_worker = (w + 1) % self.workers
         self.position += 1
         return arrays

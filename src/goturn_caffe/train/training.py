@@ -6,7 +6,9 @@ A run lives in one output folder::
     DIR/run.json                                  its full configuration
     DIR/snapshots/goturn_iter_N.caffemodel|.solverstate, DIR/snapshots/checkpoint.json
     DIR/loss.csv, DIR/loss.png                    the loss log and its curve
-    DIR/skipped.txt                               dataset entries the readers skipped, and why
+    DIR/skipped.txt                               dataset entries the readers skipped, and why,
+                                                  then the images that failed to decode while
+                                                  training (another pair was drawn for each)
 
 Several GPUs (``gpus=[0, 1, ...]``, ``tools/train.py --gpu 0,1``) train with
 Caffe's NCCL data parallelism, one process per GPU: see :mod:`goturn_caffe.train.multi_gpu`.
@@ -22,12 +24,16 @@ A resumed run equals the uninterrupted one: the data layer restarts its
 stream at the snapshot's batch and re-seeds Caffe's generator (dropout) per
 batch (:mod:`goturn_caffe.train.data_layer`), so the losses agree to float
 rounding.  A NaN or infinite loss (or weights) stops the run at once with
-:class:`DivergedError`, nothing saved after the last good snapshot.
+:class:`DivergedError`, nothing saved after the last good snapshot.  Before
+each snapshot the free space of the snapshot folder is checked against the
+size the snapshot will take (:func:`snapshot_bytes`): Caffe cannot report a
+failed write except by aborting the process.
 """
 
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import math
 import os
@@ -200,10 +206,36 @@ def nonfinite_layers(net) -> list:
             if any(not np.isfinite(np.sum(b.data, dtype=np.float64)) for b in blobs)]
 
 
+# Room for the protobuf framing of the weights and the solver state, and the
+# small files written with them (checkpoint.json, loss.csv, loss.png).
+SNAPSHOT_SLACK_BYTES = 16 << 20
+
+
+def snapshot_bytes(net) -> int:
+    """About how many bytes one snapshot of ``net`` takes: the weights as float32 in
+    the caffemodel, and once more in the solverstate (SGD's momentum history)."""
+    values = sum(int(np.prod(blob.data.shape)) for blobs in net.params.values() for blob in blobs)
+    return 2 * 4 * values + SNAPSHOT_SLACK_BYTES
+
+
+def check_snapshot_space(snapshot_dir: Path, needed: int, iteration: int) -> None:
+    """OSError (ENOSPC) naming ``snapshot_dir`` when it has less than ``needed``
+    bytes free: Caffe would abort the process half-way through the write."""
+    free = shutil.disk_usage(snapshot_dir).free
+    if free < needed:
+        mib = 1 << 20
+        raise OSError(errno.ENOSPC, f"no room for the snapshot at iteration {iteration}: it needs "
+                      f"about {needed / mib:.0f} MiB, {free / mib:.0f} MiB are free (free some "
+                      "space, then continue with --resume; the snapshots listed so far are whole)",
+                      str(snapshot_dir))
+
+
 def commit_snapshot(solver, caffe_pb2, snapshot_dir: Path, data: Optional[dict] = None) -> Path:
     """Snapshot the solver atomically; returns the caffemodel path.  ``data``
-    (where the data stream stands) is listed with it in ``checkpoint.json``."""
+    (where the data stream stands) is listed with it in ``checkpoint.json``.
+    OSError, before anything is written, when the folder lacks the space."""
     staging = snapshot_dir / ".staging"
+    check_snapshot_space(snapshot_dir, snapshot_bytes(solver.net), solver.iter)
     solver.snapshot()  # Caffe writes <staging>/goturn_iter_N.{caffemodel,solverstate}
     iteration = solver.iter
     staged_model, staged_state = snapshot_paths(staging, iteration)
@@ -275,8 +307,10 @@ def check_numbers(config: TrainConfig) -> None:
 
 def data_stream(params) -> dict:
     """What the data stream is drawn from (a resumed run continues it when equal)."""
+    # The video selection (--exclude ...) only when given, so that earlier runs' records still match.
+    selection = {"selection": params.selection} if params.selection else {}
     return json.loads(json.dumps({"seed": params.seed, "batch": asdict(params.config),
-                                  "roots": params.roots, "lmdb": params.lmdb}, default=str))
+                                  "roots": params.roots, "lmdb": params.lmdb, **selection}, default=str))
 
 
 def check_run_folder(config: TrainConfig, log) -> Optional[Resume]:
@@ -305,15 +339,61 @@ def check_init_model(init: Path, model) -> None:
                          "of this trainer")
 
 
-def report_skipped(training_set, output: Path, log) -> None:
-    """One line on what the dataset readers skipped; the full list in ``output/skipped.txt``."""
-    report, path = training_set.report, output / SKIPPED_LIST
-    if len(report):
-        write_text_atomic(path, report.details(per_reason=0) + "\n")
-        log(f"training set: {training_set.summary()} (the full list: {path})")
+TRAINING_SKIPS_HEADER = "Undecodable while training (another pair was drawn instead):"
+
+
+def read_skipped_list(path: Path) -> tuple:
+    """``(the readers' part, [(where, reason), ...] skipped while training)`` of a
+    run's skipped.txt (empty ones where there is none)."""
+    text = path.read_text() if path.is_file() else ""
+    readers, header, training = text.partition(TRAINING_SKIPS_HEADER + "\n")
+    entries = [tuple(line.strip().split("\t", 1)) for line in training.splitlines()
+               if "\t" in line] if header else []
+    return readers.rstrip("\n"), entries
+
+
+def write_skipped_list(path: Path, readers: str, training: list) -> None:
+    """skipped.txt: the readers' part, then each (where, reason) skipped while
+    training once; removed when both are empty."""
+    parts = [readers] if readers else []
+    if training:
+        parts.append(TRAINING_SKIPS_HEADER + "\n" + "\n".join(
+            f"  {where}\t{reason}" for where, reason in dict.fromkeys(training)))
+    if parts:
+        write_text_atomic(path, "\n\n".join(parts) + "\n")
     else:
         path.unlink(missing_ok=True)
+
+
+def report_skipped(training_set, output: Path, log, resumed: bool = False) -> None:
+    """One line on what the dataset readers skipped; the full list in
+    ``output/skipped.txt`` (a resumed run keeps the images its earlier part
+    could not decode)."""
+    report, path = training_set.report, output / SKIPPED_LIST
+    earlier = read_skipped_list(path)[1] if resumed else []
+    write_skipped_list(path, report.details(per_reason=0) if len(report) else "", earlier)
+    if len(report):
+        log(f"training set: {training_set.summary()} (the full list: {path})")
+    else:
         log(f"training set: {training_set.summary()}")
+
+
+def record_training_skips(output: Path, skipped: list, written: int = 0) -> int:
+    """Add the ``(where, reason)`` of ``skipped`` (the data workers' list, which only
+    grows) to ``output/skipped.txt`` when it has grown past ``written``; returns
+    its new length."""
+    if len(skipped) > written:
+        path = output / SKIPPED_LIST
+        readers, earlier = read_skipped_list(path)
+        write_skipped_list(path, readers, earlier + [tuple(entry) for entry in skipped])
+    return len(skipped)
+
+
+def training_skips_line(skipped: list, path: Path) -> str:
+    """The summary line of the images skipped while training."""
+    images = len(set(where for where, _ in skipped))
+    return (f"skipped {images} image(s) that could not be decoded while training ({len(skipped)} "
+            f"draw(s); another pair was drawn for each): listed in {path}")
 
 
 def prepare_run(config: TrainConfig, log=print):
@@ -350,7 +430,7 @@ def prepare_run(config: TrainConfig, log=print):
     if stale:
         log(f"removed {len(stale)} partial file(s) an interrupted run left in {output}")
     clear_interrupted_snapshots(output / "snapshots", log)
-    report_skipped(training_set, output, log)
+    report_skipped(training_set, output, log, resumed=resume is not None)
     net_options = config.net_options()
     if resume:
         if resume.stream is not None and resume.stream != data_stream(params):
@@ -394,8 +474,11 @@ class LossLog:
         self.writer = csv.writer(self.file)
 
     def add(self, iteration: int, loss: float, seconds: float) -> None:
-        self.writer.writerow([iteration, f"{loss:.6g}", f"{seconds:.4f}"])
-        self.file.flush()
+        try:
+            self.writer.writerow([iteration, f"{loss:.6g}", f"{seconds:.4f}"])
+            self.file.flush()
+        except OSError as exc:  # a full disk: name the file, not just the errno
+            raise OSError(exc.errno, exc.strerror, str(self.path)) from None
 
     def plot(self) -> Path | None:
         """Draw loss.png; None where matplotlib is not installed."""
@@ -479,6 +562,12 @@ def run_solver(caffe, solver, config: TrainConfig, ranks: int, progress: bool,
                desc="training")
     start = time.perf_counter()
     stop_reason = "max_iter"
+    skips_written = 0
+
+    def record_skips() -> None:
+        nonlocal skips_written
+        skips_written = record_training_skips(output, getattr(source, "skipped", []),
+                                              skips_written)
 
     def diverged(what: str, gave_it: Optional[int] = None) -> DivergedError:
         """The error to raise; a snapshot at iteration ``gave_it``, whose weights gave
@@ -499,6 +588,7 @@ def run_solver(caffe, solver, config: TrainConfig, ranks: int, progress: bool,
             raise diverged(f"the weights of {', '.join(bad)} are NaN or infinite")
         data = {"batches": source.position if source is not None else solver.iter,
                 "stream": stream}
+        record_skips()
         return commit_snapshot(solver, caffe.proto.caffe_pb2, snapshot_dir, data)
 
     try:
@@ -533,6 +623,14 @@ def run_solver(caffe, solver, config: TrainConfig, ranks: int, progress: bool,
     finally:
         bar.close()
         loss_log.close()
+        skipped = list(getattr(source, "skipped", []))
+        try:
+            record_skips()  # a run that stops on an error lists them too
+        except OSError as exc:
+            log(f"could not list the images skipped while training in {output / SKIPPED_LIST}: "
+                f"{exc.strerror or exc}")
+        if skipped:
+            log(training_skips_line(skipped, output / SKIPPED_LIST))
         if source is not None:
             source.close()
     png = loss_log.plot()
@@ -547,6 +645,7 @@ def run_solver(caffe, solver, config: TrainConfig, ranks: int, progress: bool,
                "nccl_ranks": len(config.gpus) if config.data_parallel else 0,
                "stop_reason": stop_reason, "max_iter": config.max_iter,
                "max_seconds": config.max_seconds,
-               "loss_csv": str(loss_log.path), "loss_png": str(png) if png else None}
+               "loss_csv": str(loss_log.path), "loss_png": str(png) if png else None,
+               "skipped_while_training": len(set(where for where, _ in skipped))}
     write_text_atomic(output / "summary.json", json.dumps(summary, indent=1))
     return summary

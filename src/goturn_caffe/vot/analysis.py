@@ -203,14 +203,15 @@ def significance_tests_available() -> bool:
 
 
 def accuracy_differs(first: np.ndarray, second: np.ndarray, alpha: float = SIGNIFICANCE_ALPHA) -> bool:
-    """Wilcoxon signed-rank test on the paired frame overlaps (NaN pairs dropped)."""
+    """Wilcoxon signed-rank test on the paired frame overlaps (NaN pairs dropped;
+    zero differences dropped too, as Matlab's ``signrank`` does)."""
     from scipy.stats import wilcoxon
 
     difference = first - second
     difference = difference[~np.isnan(difference)]
     if len(difference) < MIN_PAIRED_FRAMES or not np.any(difference):
         return False
-    return bool(wilcoxon(difference).pvalue <= alpha)
+    return bool(wilcoxon(difference, zero_method="wilcox").pvalue <= alpha)
 
 
 def robustness_differs(first: np.ndarray, second: np.ndarray, alpha: float = SIGNIFICANCE_ALPHA) -> bool:

@@ -14,25 +14,33 @@ from typing import Callable, Optional
 from goturn_caffe.datasets.base import SkipReport
 from goturn_caffe.datasets.image_io import DatasetError
 from goturn_caffe.datasets.vot import load_vot
-from goturn_caffe.fileio import remove_stale_partials
-from goturn_caffe.track.builder import build_tracker
+from goturn_caffe.fileio import check_not_inputs, remove_stale_partials
+from goturn_caffe.track.builder import TRACKER_NAMES, build_tracker
 from goturn_caffe.vot.experiment import DEFAULT_SEED, ground_truth, run_vot_experiment
 from goturn_caffe.vot.identity import (
     check_identity,
     forget_identity,
     holds_results,
+    identity_path,
+    merged_identity,
+    read_identity,
     record_identity,
     results_identity,
 )
 from goturn_caffe.vot.report import find_trackers, summarize, write_summary
-from goturn_caffe.vot.results import trajectory_path
+from goturn_caffe.vot.results import check_results_name, trajectory_path
 from goturn_caffe.vot.runner import describe_plan, plan_units, run_units
+
+SUMMARY_FILES = ("summary.json", "summary.md", "ar_plot.png")   # what write_summary writes
 
 
 def load_dataset(dataset: Path, sequences: Optional[list] = None, log=print) -> list:
-    """The VOT sequences to score; skipped ones are reported through ``log``."""
+    """The VOT sequences to score; lines left without ground truth are reported
+    through ``log``.  An unusable sequence (a bad first region, a missing frame)
+    stops the evaluation with its DatasetError: scores over fewer sequences than
+    asked for would not compare with anyone's."""
     report = SkipReport()
-    videos = load_vot(dataset, sequences, report)
+    videos = load_vot(dataset, sequences, report, strict=True)
     if len(report):
         log(f"{dataset}: {report.summary()}")
         for where, reason in report.entries:
@@ -40,6 +48,25 @@ def load_dataset(dataset: Path, sequences: Optional[list] = None, log=print) -> 
     if not videos:
         raise DatasetError(dataset, "no usable VOT sequence")
     return videos
+
+
+def tracker_runs(trackers: str, name: Optional[str] = None) -> list:
+    """``[(results name, registry name)]`` from a ``--tracker`` list (comma-separated
+    registry names) and a ``--name`` for a single tracker; ValueError (one line
+    naming the option) for an unknown tracker or a name that is not a plain folder name."""
+    names = [n.strip() for n in trackers.split(",") if n.strip()]
+    unknown = [n for n in names if n not in TRACKER_NAMES]
+    if unknown or not names:
+        raise ValueError(f"--tracker: unknown {', '.join(unknown) or '(none)'}; "
+                         f"choose from {', '.join(TRACKER_NAMES)}")
+    if name is None:
+        return [(n, n) for n in names]
+    if len(names) != 1:
+        raise ValueError("--name needs exactly one --tracker")
+    try:
+        return [(check_results_name(name), names[0])]
+    except ValueError as exc:
+        raise ValueError(f"--name: {exc}") from None
 
 
 def check_compare_roots(roots, experiments: list) -> list:
@@ -79,18 +106,30 @@ def evaluate(trackers: list, dataset: Path, output: Path, experiments: list = ("
     experiments = list(experiments)
     compare = check_compare_roots(compare, experiments)
     videos = load_dataset(Path(dataset), sequences, log)
-    identities = {}
+    for results_name, _ in trackers:
+        check_results_name(results_name)
+    identities, extended = {}, []
     for results_name, registry_name in trackers:
-        identity, files = results_identity(registry_name, seed, tracker_options)
-        check_identity(output / results_name, identity)
+        identity, files = results_identity(registry_name, seed, tracker_options, videos=videos)
+        folder = output / results_name
+        check_identity(folder, identity)
+        if holds_results(folder):
+            recorded = read_identity(folder)
+            identity = merged_identity(recorded, identity)
+            if identity != recorded:      # new sequences join the folder's record
+                extended.append(folder)
         identities[results_name] = (identity, files)
+    written = [output / name for name in SUMMARY_FILES] + [
+        identity_path(output / name) for name in identities]
+    check_not_inputs({"--output": written}, [dataset, *compare, *(
+        path for _, files in identities.values() for path in files.values())])
     truths = [ground_truth(v) for v in videos]
     for folder in [output, *(output / name for name, _ in trackers)] + [
             trajectory_path(output, name, experiment, video.name, 1).parent
             for name, _ in trackers for experiment in experiments for video in videos]:
         remove_stale_partials(folder)       # what a crashed run left half-written
     recorded = [output / name for name in identities if not holds_results(output / name)]
-    for folder in recorded:
+    for folder in recorded + extended:
         record_identity(folder, *identities[folder.name])
     units, done = plan_units(trackers, experiments, videos, output)
     log(describe_plan(units, trackers, experiments, videos, done)

@@ -57,6 +57,17 @@ def parse_entry(line: str, where: str):
     return tuple(values)
 
 
+def check_results_name(name: str) -> str:
+    """``name`` when it can name a results folder of its own: one plain folder
+    name (not empty, no path separator, not ``.`` or ``..``); ValueError otherwise."""
+    text = str(name)
+    if (not text.strip() or text in (".", "..") or "/" in text or "\\" in text
+            or "\0" in text or text != text.strip()):
+        raise ValueError(f"{name!r} is not a plain folder name for a tracker's results "
+                         "(no '/', not '.' or '..', no leading or trailing spaces)")
+    return text
+
+
 def trajectory_path(root: Path, tracker: str, experiment: str, sequence: str, repetition: int) -> Path:
     """``<root>/<tracker>/<experiment>/<sequence>/<sequence>_<rep:03d>.txt`` (rep is 1-based)."""
     return Path(root) / tracker / experiment / sequence / f"{sequence}_{repetition:03d}.txt"
