@@ -542,6 +542,30 @@ def resolve_source(cache: Path, python: str):
     return fetch_pypi(cache, python)
 
 
+def extract_tar(tar: tarfile.TarFile, dest: Path, members=None) -> None:
+    """``tar.extractall`` with tarfile's "data" filter (no absolute paths, no ``..``, no
+    links out of ``dest``, no device files).  Pythons without it (3.11 before 3.11.4,
+    3.10 before 3.10.12: Debian 12's own 3.11.2 among them) get the same rules checked
+    here first."""
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(dest, members=members, filter="data")
+        return
+    root = Path(dest).resolve()
+    chosen = list(members) if members is not None else tar.getmembers()
+    for member in chosen:
+        target = (root / member.name).resolve()
+        if member.name.startswith("/") or not target.is_relative_to(root):
+            raise BuildError(f"{tar.name}: unsafe member {member.name!r} (outside the destination)")
+        if member.isdev() or member.isfifo():
+            raise BuildError(f"{tar.name}: unsafe member {member.name!r} (a device or pipe)")
+        if member.issym() or member.islnk():
+            base = target.parent if member.issym() else root
+            if member.linkname.startswith("/") or \
+                    not (base / member.linkname).resolve().is_relative_to(root):
+                raise BuildError(f"{tar.name}: unsafe link {member.name!r} -> {member.linkname!r}")
+    tar.extractall(dest, members=chosen)
+
+
 def unpack(source: Path, dest: Path) -> None:
     if source.is_dir():
         shutil.copytree(source, dest, symlinks=True, ignore=shutil.ignore_patterns(".git"))
@@ -549,7 +573,7 @@ def unpack(source: Path, dest: Path) -> None:
     staging = dest.parent / "unpack"
     shutil.rmtree(staging, ignore_errors=True)
     with tarfile.open(source) as tar:
-        tar.extractall(staging, filter="data")
+        extract_tar(tar, staging)
     entries = list(staging.iterdir())
     if len(entries) == 1 and entries[0].is_dir():  # sdists: one top folder
         entries[0].rename(dest)

@@ -44,6 +44,8 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from build_caffe import extract_tar
+
 HERE = Path(__file__).resolve().parent
 TOP = "goturn-runtime"
 
@@ -459,7 +461,7 @@ def check(archive: Path, repo: Path) -> None:
     """Unpack the archive and, with its own Python, import and exercise what the toolkit needs."""
     with tempfile.TemporaryDirectory() as tmp:
         with tarfile.open(archive) as tar:
-            tar.extractall(tmp, filter="data")
+            extract_tar(tar, Path(tmp))
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
         result = subprocess.run([f"{tmp}/{TOP}/run.sh", "python", "-c", CHECK_CODE], cwd=repo,
                                 capture_output=True, text=True, env=env)

@@ -123,3 +123,45 @@ def test_second_build_reuses_the_cache():
     assert "reusing cached build" in out.stdout
     assert "compiling" not in out.stdout
     assert time.time() - start < 60
+
+
+@pytest.mark.parametrize("has_data_filter", [True, False])
+def test_source_tarballs_extract_safely_with_or_without_tarfiles_filter(has_data_filter, tmp_path,
+                                                                      monkeypatch):
+    """Debian 12's own Python 3.11.2 has no ``tarfile.data_filter`` (3.11.4 added it): the
+    set-up must unpack there too, with the same refusals."""
+    import io
+    import tarfile
+
+    monkeypatch.syspath_prepend(str(REPO_ROOT / "caffe_build"))
+    import build_caffe
+
+    if not has_data_filter:
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
+
+    def tarball(name, members):
+        path = tmp_path / name
+        with tarfile.open(path, "w") as tar:
+            for member_name, kind, target in members:
+                info = tarfile.TarInfo(member_name)
+                if kind == "file":
+                    data = b"int main() {}\n"
+                    info.size = len(data)
+                    tar.addfile(info, io.BytesIO(data))
+                else:
+                    info.type, info.linkname = tarfile.SYMTYPE, target
+                    tar.addfile(info)
+        return path
+
+    good = tarball("good.tar", [("caffe/src/a.cpp", "file", None),
+                                ("caffe/src/b.cpp", "link", "a.cpp")])
+    with tarfile.open(good) as tar:
+        build_caffe.extract_tar(tar, tmp_path / "out")
+    assert (tmp_path / "out" / "caffe" / "src" / "b.cpp").read_text() == "int main() {}\n"
+    for name, members in [("climb.tar", [("../evil.cpp", "file", None)]),
+                          ("link.tar", [("caffe/passwd", "link", "/etc/passwd")]),
+                          ("uplink.tar", [("caffe/x", "link", "../../outside")])]:
+        with tarfile.open(tarball(name, members)) as tar:
+            with pytest.raises((SystemExit, tarfile.TarError)):
+                build_caffe.extract_tar(tar, tmp_path / f"out_{name}")
+    assert not (tmp_path / "evil.cpp").exists()

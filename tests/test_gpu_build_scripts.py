@@ -36,7 +36,7 @@ def unpack_edited_files(tarball: Path, dest: Path) -> Path:
         strip = len(top) == 1  # an sdist's top folder
         members = [m for m in tar.getmembers()
                    if (m.name.split("/", 1)[-1] if strip else m.name) in wanted]
-        tar.extractall(dest, members=members, filter="data")
+        build_caffe.extract_tar(tar, dest, members=members)
     return next(dest.iterdir()) if strip else dest
 
 

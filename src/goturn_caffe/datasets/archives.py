@@ -55,8 +55,11 @@ def _extract_all(archive: Path, into: Path) -> None:
             zipped.extractall(into)
     elif tarfile.is_tarfile(archive):
         with tarfile.open(archive) as tar:
-            _check_tar(archive, tar)
-            tar.extractall(into, filter="data")
+            _check_tar(archive, tar)   # the same rules as tarfile's "data" filter, and stricter
+            if hasattr(tarfile, "data_filter"):
+                tar.extractall(into, filter="data")
+            else:   # Pythons before 3.11.4 / 3.10.12 (Debian 12's 3.11.2): checked above
+                tar.extractall(into)
     else:
         raise DatasetError(archive, "unknown archive format: not a zip or tar file")
 

@@ -36,10 +36,11 @@ SPLITS = ("test", "train", "all")
 IMAGE_FOLDER = "img"
 GROUNDTRUTH = "groundtruth.txt"
 FULL_OCCLUSION, OUT_OF_VIEW = "full_occlusion.txt", "out_of_view.txt"
-# The LaSOT toolkit's attribute order: illumination variation, partial occlusion,
-# deformation, motion blur, camera motion, rotation, background clutter, viewpoint
-# change, scale variation, full occlusion, fast motion, out of view, low
-# resolution, aspect ratio change.
+# The LaSOT toolkit's attribute order (its run_tracker_performance_evaluation.m,
+# att_name / att_fig_name, reading annos/att/<sequence>.txt): illumination
+# variation, partial occlusion, deformation, motion blur, camera motion, rotation,
+# background clutter, viewpoint change, scale variation, full occlusion, fast
+# motion, out of view, low resolution, aspect ratio change.
 ATTRIBUTES = ("IV", "POC", "DEF", "MB", "CM", "ROT", "BC", "VC", "SV", "FOC", "FM", "OV", "LR", "ARC")
 ATTRIBUTE_FOLDERS = ("att", "annos/att")
 

@@ -154,7 +154,9 @@ def region_to_box(region) -> Box:
     if region.type == trax.Region.RECTANGLE:
         return Box.from_xywh(*region.bounds())
     if region.type == trax.Region.POLYGON:
-        return Box.from_polygon([value for point in region for value in point])
+        # By index: vot-trax's PolygonIterator has no __iter__, which Python 3.13's
+        # comprehensions need ("'PolygonIterator' object is not iterable").
+        return Box.from_polygon([value for i in range(region.size()) for value in region.get(i)])
     raise ValueError(f"cannot initialise from a TraX {region.type} region")
 
 
