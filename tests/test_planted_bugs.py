@@ -64,7 +64,11 @@ def test_the_users_openblas_coretype_wins_over_the_probe(monkeypatch):
 ])
 def test_without_a_user_value_the_family_is_named_only_on_a_fallback(monkeypatch, cpuinfo,
                                                                     openblas_core, expected):
-    monkeypatch.delenv("OPENBLAS_CORETYPE", raising=False)
+    # setenv first, so that monkeypatch records the variable's state and removes what
+    # the check sets (a delenv of an absent variable records nothing, and the check's
+    # value leaked into later tests: their worker processes then ran other kernels).
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "unset-by-the-test")
+    monkeypatch.delenv("OPENBLAS_CORETYPE")
     monkeypatch.setenv("OPENBLAS_VERBOSE", "2")
     calls = run_pycaffe_check(monkeypatch, cpuinfo, openblas_core)
     assert os.environ.get("OPENBLAS_CORETYPE") == expected
