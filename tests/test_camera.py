@@ -167,6 +167,9 @@ def test_a_file_is_read_through_the_reader_without_dropping():
 
 
 def test_ctrl_c_ends_a_live_run_the_normal_way():
+    # The handler in force before (Python's default, or SIG_IGN where the test process
+    # was started in the background by a shell) must be back afterwards.
+    before = signal.getsignal(signal.SIGINT)
     seen = []
     with LatestFrameReader(FastCapture(10**9, shape=(4, 4, 3)), drop=True) as reader:
         with ctrl_c_stops(reader):
@@ -175,7 +178,7 @@ def test_ctrl_c_ends_a_live_run_the_normal_way():
                 if len(seen) == 3:
                     os.kill(os.getpid(), signal.SIGINT)   # the user presses Ctrl-C
     assert len(seen) == 3
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is before
 
 
 @pytest.mark.parametrize("source, message", [

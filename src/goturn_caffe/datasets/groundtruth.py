@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Optional
 
-from goturn_caffe.datasets.base import SkipReport
+from goturn_caffe.datasets.base import Frame, SkipReport
 from goturn_caffe.datasets.image_io import DatasetError
 from goturn_caffe.geometry.boxes import Box, parse_numbers, parse_region
 
@@ -31,6 +31,23 @@ def parse_box_line(line: str) -> Optional[Box]:
     if not all(math.isfinite(v) for v in numbers):
         raise ValueError(f"infinite value in {line.strip()!r}")
     return Box.from_xywh(*numbers)
+
+
+def parsed_frames(paths: list, lines: list, parse, source: Path, report: SkipReport,
+                  mark_absent: bool = False) -> list:
+    """One Frame per (image path, annotation line): ``parse(line)`` -> Box or None; a
+    line it refuses (ValueError) is recorded in ``report`` as ``source:line`` and
+    leaves its frame without a box.  ``mark_absent``: a frame without a box is also
+    marked absent (a dataset whose empty lines mean "not visible")."""
+    frames = []
+    for number, (path, line) in enumerate(zip(paths, lines), 1):
+        try:
+            box = parse(line)
+        except ValueError as exc:
+            report.skip(f"{source}:{number}", f"bad annotation line: {exc}")
+            box = None
+        frames.append(Frame(str(path), box, absent=mark_absent and box is None))
+    return frames
 
 
 def read_boxes(path: Path, report: SkipReport) -> list:

@@ -14,7 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from goturn_caffe.datasets.base import Frame, SkipReport, Video
+from goturn_caffe.datasets.base import SkipReport, Video
+from goturn_caffe.datasets.groundtruth import parsed_frames
 from goturn_caffe.datasets.image_io import DatasetError
 from goturn_caffe.geometry.boxes import Box
 
@@ -45,14 +46,7 @@ def load_nfs_sequence(annotation: Path, fps: int, report: SkipReport) -> Video:
         lines = lines[::SUBSAMPLE]
     if abs(len(lines) - len(images)) > 1:
         raise DatasetError(annotation, f"frame count mismatch: {len(lines)} boxes for {len(images)} frames")
-    frames = []
-    for number, (path, line) in enumerate(zip(images, lines), 1):
-        try:
-            box = parse_nfs_line(line)
-        except ValueError as exc:
-            report.skip(f"{annotation}:{number}", f"bad annotation line: {exc}")
-            box = None
-        frames.append(Frame(str(path), box))
+    frames = parsed_frames(images, lines, parse_nfs_line, annotation, report)
     return Video(name, frames, f"nfs{fps}")
 
 

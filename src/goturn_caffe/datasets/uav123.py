@@ -20,7 +20,8 @@ import math
 from pathlib import Path
 from typing import Optional
 
-from goturn_caffe.datasets.base import Frame, SkipReport, Video
+from goturn_caffe.datasets.base import SkipReport, Video
+from goturn_caffe.datasets.groundtruth import parsed_frames
 from goturn_caffe.datasets.image_io import DatasetError
 from goturn_caffe.datasets.otb import LISTS_DIR, read_list
 from goturn_caffe.geometry.boxes import Box, parse_numbers
@@ -90,14 +91,7 @@ def load_uav_target(root: Path, version: str, name: str, report: SkipReport) -> 
     for path in (paths[0], paths[-1]) if paths else ():
         if not path.is_file():
             raise DatasetError(path, f"missing frame: {name} needs frames {first}..{last} of {folder}")
-    frames = []
-    for number, (path, line) in enumerate(zip(paths, lines), 1):
-        try:
-            box = parse_uav_line(line)
-        except ValueError as exc:
-            report.skip(f"{annotation}:{number}", f"bad annotation line: {exc}")
-            box = None
-        frames.append(Frame(str(path), box, absent=box is None))
+    frames = parsed_frames(paths, lines, parse_uav_line, annotation, report, mark_absent=True)
     attributes = read_attributes(root / "anno" / version / "att" / f"{name}.txt")
     return Video(name, frames, version.lower(), attributes)
 
