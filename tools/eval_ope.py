@@ -86,8 +86,6 @@ def main(argv=None) -> int:
     from goturn_caffe.vot.evaluate import tracker_runs
 
     trackers = tracker_runs(args.tracker, args.name)
-    if args.dataset is None:
-        raise ToolError("--dataset: give a dataset folder (OTB, UAV123, LaSOT, GOT-10k, TrackingNet, NfS, TColor128)")
     if not Path(args.dataset).is_dir():
         raise ToolError(f"--dataset {args.dataset}: no such folder")
     sequences = [s.strip() for s in args.sequences.split(",") if s.strip()] if args.sequences else None

@@ -105,6 +105,16 @@ def remove_dead_partials(path) -> list:
     return dead
 
 
+def claim_private_partial(path) -> Path:
+    """Ready ``path``'s folder for a new private partial file: make the folder,
+    delete the partials a crashed run left (:func:`remove_dead_partials`), and
+    return this process's new partial name (:func:`private_partial_path`)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_dead_partials(path)
+    return private_partial_path(path)
+
+
 @contextmanager
 def atomic_path(path, make_parents: bool = True, keep_partial: bool = False) -> Iterator[Path]:
     """Yield a temporary path to write; on success it replaces ``path``, on any
@@ -120,7 +130,7 @@ def atomic_path(path, make_parents: bool = True, keep_partial: bool = False) -> 
         path.parent.mkdir(parents=True, exist_ok=True)
     if keep_partial:
         tmp = partial_path(path)
-    else:
+    else:   # not claim_private_partial: that would make the parents make_parents=False leaves out
         remove_dead_partials(path)
         tmp = private_partial_path(path)
     done = False
@@ -241,26 +251,41 @@ def check_not_inputs(outputs: Mapping, inputs: Iterable) -> None:
         if inode is not None:
             by_inode.setdefault(inode, other)
     folders = [other for other in readings if other.is_dir()]
+    identities = []
     for option, path in named:
         resolved, inode = _identity(path)
+        identities.append((resolved, inode))
         other = by_path.get(resolved) or (by_inode.get(inode) if inode is not None else None)
         if other is None and inode is not None and path.is_file():
             other = next((folder for folder in folders if _in_folder(path, folder)), None)
         if other is not None:
             raise ValueError(f"{path}: {option} would overwrite an input of the run "
                              f"({other}); choose another file")
-    for i, (option, path) in enumerate(named):
-        for other_option, other in named[i + 1:]:
-            if same_file(path, other):
-                raise ValueError(f"{path}: {option} and {other_option} are the same file")
+    # Two outputs that are one file (same_file's rule), found through the identities
+    # above: an evaluation names thousands of outputs, too many to compare in pairs.
+    seen_path, seen_inode = {}, {}
+    for (option, path), (resolved, inode) in zip(named, identities):
+        earlier = seen_path.get(resolved) or (seen_inode.get(inode) if inode is not None else None)
+        if earlier is not None:
+            raise ValueError(f"{earlier[1]}: {earlier[0]} and {option} are the same file")
+        seen_path.setdefault(resolved, (option, path))
+        if inode is not None:
+            seen_inode.setdefault(inode, (option, path))
+
+
+def hash_file(path, digests: Iterable) -> None:
+    """Feed the file's bytes to each of the hashlib objects ``digests``, reading it once."""
+    digests = list(digests)
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(CHUNK), b""):
+            for digest in digests:
+                digest.update(chunk)
 
 
 def file_digest(path, algorithm: str = "sha256") -> str:
     """Hex digest of a file (``algorithm``: any hashlib name, e.g. md5, sha1, sha256)."""
     digest = hashlib.new(algorithm)
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(chunk)
+    hash_file(path, [digest])
     return digest.hexdigest()
 
 

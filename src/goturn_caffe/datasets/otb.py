@@ -21,11 +21,11 @@ from typing import Optional
 
 from goturn_caffe.datasets.base import Frame, SkipReport, Video
 from goturn_caffe.datasets.image_io import DatasetError
+from goturn_caffe.datasets.overlap import LISTS_DIR
 from goturn_caffe.geometry.boxes import Box, parse_xywh
 
 IMAGE_FOLDER = "img"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
-LISTS_DIR = Path(__file__).resolve().with_name("lists")
 OTB_LIST = LISTS_DIR / "otb_sequences.tsv"
 OTB_VERSIONS = {"2013": "OTB-2013", "100": "OTB-100"}
 # 1-based inclusive frame ranges of the sequences whose ground truth covers part of
@@ -178,8 +178,13 @@ def load_otb_benchmark(root: str | Path, version: str = "100",
     named as the got10k toolkit names them (``Jogging.1``, ``Human4``), each with
     its attributes.  DatasetError (one line: the folder and the targets missing)
     when ``root`` lacks any of them."""
+    return otb_benchmark_of(root, load_otb(root, report), version)
+
+
+def otb_benchmark_of(root: str | Path, loaded: list, version: str) -> list:
+    """:func:`load_otb_benchmark` on the videos :func:`load_otb` already read from ``root``."""
     targets = otb_targets(version)
-    videos = {target_key(v.name): v for v in load_otb(root, report)}
+    videos = {target_key(v.name): v for v in loaded}
     missing = [name for name in targets if target_key(name) not in videos]
     if missing:
         shown = ", ".join(missing[:6]) + (", ..." if len(missing) > 6 else "")

@@ -45,7 +45,9 @@ def lasot_test_sequences() -> tuple:
 
 # benchmark -> source -> the names to leave out, or ALL. A source with no
 # published overlap has an empty set; a source missing from the row is not
-# known (refused), so that "none" and "unknown" stay distinct.
+# known (refused), so that "none" and "unknown" stay distinct.  Built once: it is
+# asked for every video of a training set.
+@lru_cache(maxsize=1)
 def _overlap_table() -> dict:
     return {
         "vot": {"alov": VOT2014_OVERLAP, "got10k": shipped_list(GOT10K_VOT_OVERLAP),

@@ -12,7 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from goturn_caffe.datasets.base import Frame, SkipReport, Video
+from goturn_caffe.datasets.base import SkipReport, Video
+from goturn_caffe.datasets.groundtruth import parsed_frames
 from goturn_caffe.datasets.image_io import DatasetError
 from goturn_caffe.datasets.uav123 import parse_uav_line
 from goturn_caffe.geometry.boxes import parse_numbers
@@ -36,14 +37,8 @@ def load_tcolor128_sequence(folder: Path, report: SkipReport) -> Video:
     lines = [line for line in groundtruth.read_text(errors="replace").splitlines() if line.strip()]
     if len(lines) != last - first + 1:
         raise DatasetError(groundtruth, f"frame count mismatch: {len(lines)} lines for frames {first}..{last}")
-    frames = []
-    for number, (index, line) in enumerate(zip(range(first, last + 1), lines), 1):
-        try:
-            box = parse_uav_line(line)
-        except ValueError as exc:
-            report.skip(f"{groundtruth}:{number}", f"bad annotation line: {exc}")
-            box = None
-        frames.append(Frame(str(folder / "img" / f"{index:04d}.jpg"), box))
+    paths = [folder / "img" / f"{index:04d}.jpg" for index in range(first, last + 1)]
+    frames = parsed_frames(paths, lines, parse_uav_line, groundtruth, report)
     if not Path(frames[0].path).is_file():
         raise DatasetError(frames[0].path, "missing frame: the first frame of the range")
     return Video(name, frames, "tcolor128")

@@ -23,7 +23,8 @@ from typing import Optional
 from goturn_caffe.datasets.base import SkipReport, Video
 from goturn_caffe.datasets.groundtruth import parsed_frames
 from goturn_caffe.datasets.image_io import DatasetError
-from goturn_caffe.datasets.otb import LISTS_DIR, read_list
+from goturn_caffe.datasets.otb import read_list
+from goturn_caffe.datasets.overlap import LISTS_DIR
 from goturn_caffe.geometry.boxes import Box, parse_numbers
 
 VERSIONS = ("UAV123", "UAV20L")

@@ -104,7 +104,7 @@ def unusable_regions(groundtruth: Path, regions: list, image_shape: tuple) -> di
             reason = f"has zero or negative size (x,y,w,h {_xywh(box)})"
         elif not box.overlaps_image(width, height):
             reason = f"lies wholly outside the {width}x{height} image (x,y,w,h {_xywh(box)})"
-        elif min(box.clip(width, height).width, box.clip(width, height).height) < 1:
+        elif min((visible := box.clip(width, height)).width, visible.height) < 1:
             reason = (f"covers less than one pixel of the {width}x{height} image "
                       f"(x,y,w,h {_xywh(box)})")
         else:

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from goturn_caffe.caffe_env import import_caffe
-from goturn_caffe.fileio import atomic_path
+from goturn_caffe.fileio import atomic_path, hash_file
 from goturn_caffe.model.net import (
     MODELS_DIR,
     OPENCV_DEPLOY,
@@ -186,10 +186,7 @@ def file_digests(path, algorithms) -> dict:
             hashes[name] = hashlib.new(name)
         else:
             raise ValueError(f"unknown digest {name!r}; known: {', '.join(DIGEST_LABELS)}")
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(CHUNK), b""):
-            for digest in hashes.values():
-                digest.update(chunk)
+    hash_file(path, hashes.values())
     return {name: digest.hexdigest() for name, digest in hashes.items()}
 
 

@@ -59,7 +59,7 @@ def run_identity(registry_name: str, options: Optional[dict], dataset) -> tuple:
 
 
 def holds_results(folder: Path) -> bool:
-    return Path(folder).is_dir() and any(p.suffix == ".txt" for p in Path(folder).rglob("*.txt"))
+    return any(Path(folder).rglob("*.txt"))
 
 
 def read_record(folder: Path) -> Optional[dict]:

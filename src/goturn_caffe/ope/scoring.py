@@ -19,6 +19,7 @@ from goturn_caffe.ope.metrics import (
     otb_sequence,
 )
 from goturn_caffe.ope.results import boxes_path, read_results, read_times, times_path
+from goturn_caffe.vot.experiment import image_size
 
 
 def truth_array(video) -> np.ndarray:
@@ -31,14 +32,6 @@ def find_trackers(root: Path, dataset) -> list:
     """Tracker folders under ``root/<Dataset>/`` (sorted)."""
     folder = Path(root) / dataset.name
     return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
-
-
-def image_size(video) -> tuple:
-    """(width, height) of the video's first frame (GOT-10k clips the boxes to it)."""
-    from goturn_caffe.datasets.image_io import read_image
-
-    height, width = read_image(video.frames[0].path).shape[:2]
-    return width, height
 
 
 def _attribute_scores(videos: list, curves: list, drop_empty: bool) -> dict:

@@ -106,8 +106,10 @@ def detect_kind(root: str | Path) -> DatasetKind:
     if any((root / sub / "anno").is_dir() for sub in ("TEST", "test", ".")) and \
             any((root / sub / "frames").is_dir() for sub in ("TEST", "test", ".")):
         return KINDS["trackingnet"]
-    if is_nfs_folder(root, 30) or is_nfs_folder(root, 240):
-        return KINDS["nfs30" if is_nfs_folder(root, 30) else "nfs240"]
+    if is_nfs_folder(root, 30):
+        return KINDS["nfs30"]
+    if is_nfs_folder(root, 240):
+        return KINDS["nfs240"]
     if is_tcolor128_folder(root):
         return KINDS["tcolor128"]
     if (root / IMAGE_FOLDER).is_dir() or any((p / IMAGE_FOLDER).is_dir() for p in _children(root)):
@@ -130,14 +132,19 @@ def load_dataset(root: str | Path, kind: Optional[str] = None,
         raise ValueError(f"unknown dataset kind {kind!r}: choose from {', '.join(KINDS)}")
     chosen = KINDS[kind] if kind else detect_kind(root)
     if chosen.key in ("otb", "otb100", "otb2013"):
-        from goturn_caffe.datasets.otb import load_otb, load_otb_benchmark, otb_version_of
+        from goturn_caffe.datasets.otb import (
+            load_otb,
+            load_otb_benchmark,
+            otb_benchmark_of,
+            otb_version_of,
+        )
 
         if chosen.key != "otb":
             return chosen, load_otb_benchmark(root, chosen.key[3:], report)
         videos = load_otb(root, report)
         version = otb_version_of(videos) if kind is None else None
         if version:
-            return KINDS[f"otb{version}"], load_otb_benchmark(root, version, SkipReport())
+            return KINDS[f"otb{version}"], otb_benchmark_of(root, videos, version)
         return chosen, videos
     if chosen.key in ("uav123", "uav20l"):
         from goturn_caffe.datasets.uav123 import load_uav

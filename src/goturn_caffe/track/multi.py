@@ -28,7 +28,7 @@ from typing import Callable, Iterable, Optional, Sequence
 import cv2
 import numpy as np
 
-from goturn_caffe.fileio import check_not_inputs, errors_naming, private_partial_path, remove_dead_partials
+from goturn_caffe.fileio import check_not_inputs, claim_private_partial, errors_naming
 from goturn_caffe.geometry.boxes import Box
 from goturn_caffe.paths import OUTPUT_DIR
 from goturn_caffe.track.app import ended_early_line, skipped_line
@@ -166,9 +166,7 @@ class TargetsWriter:
 
     def _open_partial(self, path: Path, **options):
         """The text file written for ``path``: a partial file private to this run."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        remove_dead_partials(path)
-        self._partials[path] = private_partial_path(path)
+        self._partials[path] = claim_private_partial(path)
         return open(self._partials[path], "w", **options)
 
     def _outputs(self) -> list:
@@ -220,7 +218,7 @@ class TargetsWriter:
 
     def discard(self) -> None:
         """Close and delete the partial files (the final names are not touched)."""
-        for file in self._files + ([self._csv_file] if self._csv else []):
+        for _, file in self._outputs():
             try:
                 file.close()
             except OSError:

@@ -19,7 +19,7 @@ from typing import Optional
 import cv2
 import numpy as np
 
-from goturn_caffe.fileio import errors_naming, private_partial_path, remove_dead_partials
+from goturn_caffe.fileio import claim_private_partial, errors_naming
 from goturn_caffe.geometry.boxes import Box
 
 BOX_COLOUR = (0, 255, 0)       # BGR: the tracker
@@ -90,7 +90,7 @@ class VideoOutput:
         self.path = check_video_path(path)
         self.fps = fps
         self.codec = VIDEO_CODECS[self.path.suffix.lower()]
-        self.partial = private_partial_path(self.path)
+        self.partial: Optional[Path] = None     # named when the video opens
         self.size: Optional[tuple] = None
         self.frames = 0
         self._writer = None
@@ -100,8 +100,7 @@ class VideoOutput:
         OpenCV cannot write it.  Opening again does nothing."""
         if self._writer is not None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        remove_dead_partials(self.path)
+        self.partial = claim_private_partial(self.path)
         writer = cv2.VideoWriter(str(self.partial), cv2.VideoWriter_fourcc(*self.codec), self.fps,
                                  tuple(size))
         if not writer.isOpened():
@@ -122,7 +121,8 @@ class VideoOutput:
         if self._writer is not None:
             self._writer.release()
             self._writer = None
-        self.partial.unlink(missing_ok=True)
+        if self.partial is not None:
+            self.partial.unlink(missing_ok=True)
 
     def finish(self) -> None:
         """Close the video and rename it to :attr:`path` once it holds every frame; else
@@ -179,9 +179,7 @@ class TrackWriter:
         self.overlaps: list = []
         self.static_overlaps: list = []   # the initial box's, on the same frames (a baseline)
         self._first_box: Optional[Box] = None
-        self.boxes_path.parent.mkdir(parents=True, exist_ok=True)
-        remove_dead_partials(self.boxes_path)
-        self._boxes_tmp = private_partial_path(self.boxes_path)
+        self._boxes_tmp = claim_private_partial(self.boxes_path)
         self._boxes_file = open(self._boxes_tmp, "w")
         if self.video and frame_size:
             try:
